@@ -1,0 +1,122 @@
+"""The `prefstream` command. Subcommands live in small groups; errors print one line, no trace.
+
+Exit codes: 0 success; 1 the command ran and found a problem; 2 bad usage;
+3 bad setup or configuration (no Java, port in use, broken config); 4 Kafka unreachable.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from prefstream.broker import BrokerError, LocalBroker, ensure_jars, kafka_version
+from prefstream.settings import ConfigError, Settings, load_settings
+from prefstream.topics import KafkaUnreachable, admin_client, create_topics, describe_topics, topic_specs
+
+EXIT_PROBLEM, EXIT_SETUP, EXIT_UNREACHABLE = 1, 3, 4
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+broker_app = typer.Typer(help="The local single-node Kafka (KRaft) for development.", no_args_is_help=True)
+topics_app = typer.Typer(help="The pipeline's topics, created with their configs.", no_args_is_help=True)
+app.add_typer(broker_app, name="broker")
+app.add_typer(topics_app, name="topics")
+console = Console()
+
+
+@broker_app.command("fetch")
+def broker_fetch() -> None:
+    """Resolve the pinned Kafka jars from Maven Central into the local lib folder (once)."""
+    settings = load_settings()
+    lib = ensure_jars(settings)
+    console.print(f"Apache Kafka {kafka_version(lib)} jars in {lib}")
+
+
+@broker_app.command("start")
+def broker_start(timeout: float = typer.Option(60.0, help="Seconds to wait until it answers.")) -> None:
+    """Fetch the jars if needed, format storage once, start the broker and wait until ready."""
+    broker = LocalBroker(load_settings())
+    seconds = broker.start(timeout=timeout)
+    status = broker.status()
+    console.print(f"Kafka {status.version} ready on {status.address} (pid {status.pid}) in {seconds:.1f} s")
+
+
+@broker_app.command("stop")
+def broker_stop() -> None:
+    """Stop the broker this project started, by its PID."""
+    stopped = LocalBroker(load_settings()).stop()
+    console.print("broker stopped" if stopped else "no local broker was running")
+
+
+@broker_app.command("status")
+def broker_status() -> None:
+    """Say whether the broker runs, on which address, and which Kafka version (exit 1 if not)."""
+    settings = load_settings()
+    if settings.external:
+        reachable = _reachable(settings)
+        console.print(f"external Kafka at {settings.bootstrap}: {'reachable' if reachable else 'unreachable'}")
+        raise typer.Exit(0 if reachable else EXIT_UNREACHABLE)
+    status = LocalBroker(settings).status()
+    if status.running:
+        console.print(f"running: Apache Kafka {status.version} on {status.address} (pid {status.pid})")
+    else:
+        console.print(f"not running (Apache Kafka {status.version or 'not fetched yet'}, would listen on {status.address})")
+        raise typer.Exit(EXIT_PROBLEM)
+
+
+def _reachable(settings: Settings) -> bool:
+    try:
+        admin_client(settings, timeout=5)
+    except KafkaUnreachable:
+        return False
+    return True
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the pipeline's topics with their configs; existing ones are left as they are."""
+    for name, outcome in create_topics(load_settings()).items():
+        console.print(f"{name}: {outcome}")
+
+
+@topics_app.command("describe")
+def topics_describe() -> None:
+    """Show partitions, replication and explicit configs of the pipeline's topics."""
+    settings = load_settings()
+    try:
+        descriptions = describe_topics(settings, [spec.name for spec in topic_specs(settings)])
+    except KeyError as missing:
+        console.print(f"[red]error:[/] topics missing: {missing.args[0]} (run: prefstream topics create)")
+        raise typer.Exit(EXIT_PROBLEM) from None
+    table = Table("topic", "partitions", "replication", "config")
+    for d in descriptions:
+        table.add_row(d.name, str(d.partitions), str(d.replication), ", ".join(f"{k}={v}" for k, v in sorted(d.config.items())))
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: run the command; known failures become one clear line and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Exit as done:
+        code = done.exit_code
+    except (BrokerError, ConfigError) as error:
+        _fail(str(error), EXIT_SETUP)
+    except KafkaUnreachable as error:
+        _fail(f"{error} (is the broker running? `prefstream broker start`, or check KAFKA_BOOTSTRAP)", EXIT_UNREACHABLE)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # click usage errors carry their own exit code
+        code = getattr(error, "exit_code", None)
+        if code is not None and hasattr(error, "show"):
+            error.show()
+            sys.exit(code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
