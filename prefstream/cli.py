@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prefstream.broker import BrokerError, LocalBroker, ensure_jars, kafka_version
+from prefstream.run import AlreadyRunning, run_pipeline
 from prefstream.settings import ConfigError, Settings, load_settings
 from prefstream.topics import KafkaUnreachable, admin_client, create_topics, describe_topics, topic_specs
 
@@ -96,13 +97,19 @@ def topics_describe() -> None:
     console.print(table)
 
 
+@app.command("run")
+def run() -> None:
+    """Run the local pipeline (broker, topics, stages) until Ctrl+C; stops what it started."""
+    run_pipeline(load_settings(), say=console.print)
+
+
 def main() -> None:
     """Entry point: run the command; known failures become one clear line and an exit code."""
     try:
         code = app(standalone_mode=False)
     except typer.Exit as done:
         code = done.exit_code
-    except (BrokerError, ConfigError) as error:
+    except (BrokerError, ConfigError, AlreadyRunning) as error:
         _fail(str(error), EXIT_SETUP)
     except KafkaUnreachable as error:
         _fail(f"{error} (is the broker running? `prefstream broker start`, or check KAFKA_BOOTSTRAP)", EXIT_UNREACHABLE)

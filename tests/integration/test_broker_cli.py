@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -114,3 +115,24 @@ def test_topics_commands_create_then_describe(kafka: Settings) -> None:
     described = prefstream("topics", "describe")
     assert described.returncode == 0, described.stderr
     assert "preference-events" in described.stdout and "retention.ms=-1" in described.stdout
+
+
+def test_a_second_run_says_so_and_leaves_the_first_running(kafka: Settings, tmp_path: Path) -> None:
+    env = {**os.environ, "PREFSTREAM_HOME": str(tmp_path), "KAFKA_BOOTSTRAP": kafka.bootstrap_servers}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "prefstream", "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        lines = []
+        for line in first.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if "pipeline running" in line:
+                break
+        assert any("pipeline running" in line for line in lines), lines
+        second = prefstream("run", env={"PREFSTREAM_HOME": str(tmp_path), "KAFKA_BOOTSTRAP": kafka.bootstrap_servers})
+        assert_one_line_error(second, 3, f"already running (pid {first.pid})")
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(30)
+    assert first.returncode == 0
