@@ -1,0 +1,255 @@
+"""The fold: a customer's events into one state. Pure: no I/O, no clock, no logging.
+
+Every field of the profile is a last-writer-wins register ordered by the clock
+(occurred_at, rank, event_id, change index). At an equal time the least permissive statement has
+the higher rank (opt-out over pending over opt-in, unsubscribe over subscribe, suppression over
+lifting it), so it wins the tie. Erasure carries the highest rank and removes every register
+older than it. The state is therefore a function of the *set* of events: `apply` is commutative
+and idempotent, and `merge` is a join (commutative, associative, idempotent).
+
+Times are kept as epoch milliseconds inside the state; `to_profile` renders datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from processors.reachability import reachable_channels
+
+Clock = tuple[int, int, str, int]
+Key = tuple[str, ...]
+ERASURE_RANK = 9
+
+
+@dataclass(frozen=True)
+class Register:
+    """One field's current value, the clock that set it, and the event that said it."""
+
+    clock: Clock
+    value: dict[str, Any]
+    provenance: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class State:
+    """A customer's folded events. Treat as immutable: `apply` and `merge` return new states."""
+
+    customer_id: str
+    registers: dict[Key, Register] = field(default_factory=dict)
+    event_ids: frozenset[str] = frozenset()
+    erased: Clock | None = None
+    updated_ms: int = 0
+
+    @property
+    def version(self) -> int:
+        """The number of distinct events folded: monotonic and independent of order."""
+        return len(self.event_ids)
+
+
+def millis(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime."""
+    return int(moment.timestamp() * 1000)
+
+
+def to_datetime(ms: int | None) -> datetime | None:
+    """The UTC datetime of epoch milliseconds (None stays None)."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def empty_state(customer_id: str) -> State:
+    """The state of a customer of whom nothing is known."""
+    return State(customer_id)
+
+
+_STATUS_RANK = {"OPTED_IN": 0, "PENDING": 1, "OPTED_OUT": 2}
+_CONTACT_KEYS = {"EMAIL": "email", "PHONE": "phone", "LOYALTY": "loyalty", "SOCIAL": "social"}
+
+
+def _optional_ms(moment: datetime | None) -> int | None:
+    return None if moment is None else millis(moment)
+
+
+def _writes(change: dict[str, Any]) -> list[tuple[Key, int, dict[str, Any]]]:
+    """The registers one change writes: (key, rank, value)."""
+    if "status" in change:
+        value = {"status": change["status"], "contact_point": change["contact_point"], "expires_at": _optional_ms(change["expires_at"])}
+        return [(("consent", change["channel"], change["purpose"]), _STATUS_RANK[change["status"]], value)]
+    if "subscribed" in change:
+        value = {"subscribed": change["subscribed"], "channels": sorted(set(change["channels"]))}
+        return [(("topic", change["topic"]), 0 if change["subscribed"] else 1, value)]
+    if "cadence" in change:
+        value = {"cadence": change["cadence"], "max_per_week": change["max_per_week"]}
+        return [(("frequency", change["channel"] or "", change["topic"] or ""), 0, value)]
+    if "until" in change:
+        rank, value = (0 if change["until"] is None else 1), {"until": _optional_ms(change["until"])}
+        return [(("pause", channel), rank, value) for channel in (sorted(set(change["channels"])) or [""])]
+    if "time_zone" in change:
+        value = {"start": change["start"], "end": change["end"], "time_zone": change["time_zone"]}
+        return [(("quiet_hours",), 0, value)]
+    if "action" in change:
+        kind, contact = change["kind"], change["value"]
+        if kind == "EMAIL":
+            contact = contact.lower()
+        if change["action"] == "REMOVE":
+            return [(("contact", kind, contact), 1, {"present": False})]
+        writes = [(("contact", kind, contact), 0, {"present": True})]
+        if change["action"] == "MAKE_PRIMARY":
+            writes.append((("primary", kind), 0, {"value": contact}))
+        return writes
+    if "question" in change:
+        return [(("attribute", change["key"]), 0, {"value": change["value"], "question": change["question"]})]
+    if "active" in change:
+        value = {"active": change["active"], "reason": change["reason"]}
+        return [(("suppression", change["channel"] or ""), 1 if change["active"] else 0, value)]
+    if set(change) == {"reason"}:
+        return [(("erasure",), ERASURE_RANK, {})]
+    raise ValueError(f"not a known change: fields {sorted(change)}")
+
+
+def is_restrictive(change: dict[str, Any]) -> bool:
+    """Whether a change opts out, unsubscribes or suppresses (ranks above the permissive)."""
+    return any(rank > 0 and key[0] in ("consent", "topic", "suppression") for key, rank, _ in _writes(change))
+
+
+def provenance(event: dict[str, Any]) -> dict[str, Any]:
+    """Who said it, where, when and with what proof: attached to every field an event sets."""
+    source = event["source"]
+    return {
+        "event_id": event["event_id"],
+        "occurred_at": millis(event["occurred_at"]),
+        "touchpoint": source["touchpoint"],
+        "system": source["system"],
+        "actor_type": source["actor"]["type"],
+        "actor_id": source["actor"]["id"],
+        "interaction_id": source["interaction_id"],
+        "proof": event["proof"],
+    }
+
+
+def _after_erasure(registers: dict[Key, Register], erased: Clock | None) -> dict[Key, Register]:
+    if erased is None:
+        return registers
+    return {key: register for key, register in registers.items() if register.clock > erased}
+
+
+def apply(state: State, event: dict[str, Any]) -> State:
+    """The state after one more event; an event already folded changes nothing."""
+    event_id = event["event_id"]
+    if event_id in state.event_ids:
+        return state
+    at = millis(event["occurred_at"])
+    registers = dict(state.registers)
+    erased = state.erased
+    prov = provenance(event)
+    for index, change in enumerate(event["changes"]):
+        for key, rank, value in _writes(change):
+            clock = (at, rank, event_id, index)
+            if key == ("erasure",):
+                erased = clock if erased is None or clock > erased else erased
+                continue
+            current = registers.get(key)
+            if current is None or current.clock < clock:
+                registers[key] = Register(clock, value, prov)
+    return State(
+        state.customer_id,
+        _after_erasure(registers, erased),
+        state.event_ids | {event_id},
+        erased,
+        max(state.updated_ms, at),
+    )
+
+
+def merge(a: State, b: State) -> State:
+    """The state of the union of two states' events (same customer)."""
+    registers = dict(a.registers)
+    for key, register in b.registers.items():
+        current = registers.get(key)
+        if current is None or current.clock < register.clock:
+            registers[key] = register
+    erased = max((c for c in (a.erased, b.erased) if c is not None), default=None)
+    return State(a.customer_id, _after_erasure(registers, erased), a.event_ids | b.event_ids, erased, max(a.updated_ms, b.updated_ms))
+
+
+def fold(customer_id: str, events: list[dict[str, Any]]) -> State:
+    """The state of a set of events, in any order."""
+    state = empty_state(customer_id)
+    for event in events:
+        state = apply(state, event)
+    return state
+
+
+def is_erased(state: State) -> bool:
+    """Whether the customer asked to be forgotten and has said nothing since."""
+    return state.erased is not None and not state.registers
+
+
+def identities(state: State) -> list[str]:
+    """The customer's identifiers in subject syntax (email:…, phone:…), for identity resolution."""
+    found = []
+    for key, register in state.registers.items():
+        if key[0] == "contact" and register.value["present"] and key[1] in _CONTACT_KEYS:
+            found.append(f"{_CONTACT_KEYS[key[1]]}:{key[2]}")
+    return sorted(found)
+
+
+def profile_time(state: State) -> datetime:
+    """The latest occurred_at folded: a deterministic time to evaluate `reachable` at on emit."""
+    return to_datetime(state.updated_ms) or datetime.fromtimestamp(0, UTC)
+
+
+def _prov(register: Register) -> dict[str, Any]:
+    return {**register.provenance, "occurred_at": to_datetime(register.provenance["occurred_at"])}
+
+
+def reachable(state: State, at: datetime, purpose: str = "marketing") -> dict[str, dict[str, Any]]:
+    """Per channel: may we contact this customer at `at` for `purpose`, and if not, why."""
+    values = {key: register.value for key, register in state.registers.items()}
+    return reachable_channels(values, millis(at), purpose)
+
+
+def to_profile(state: State, at: datetime) -> dict[str, Any]:
+    """The Avro-ready CustomerProfile, with `reachable` evaluated at `at`. Deterministic."""
+    sections: dict[str, list[tuple[Key, Register]]] = {}
+    for key in sorted(state.registers):
+        sections.setdefault(key[0], []).append((key, state.registers[key]))
+    primary = {key[1]: register.value["value"] for key, register in sections.get("primary", [])}
+    quiet = [r for _, r in sections.get("quiet_hours", []) if r.value["start"] is not None]
+    return {
+        "customer_id": state.customer_id,
+        "version": state.version,
+        "updated_at": profile_time(state),
+        "evaluated_at": at,
+        "contact_points": [
+            {"kind": key[1], "value": key[2], "primary": primary.get(key[1]) == key[2], "provenance": _prov(r)}
+            for key, r in sections.get("contact", [])
+            if r.value["present"]
+        ],
+        "consents": [
+            {"channel": key[1], "purpose": key[2], "status": r.value["status"], "contact_point": r.value["contact_point"],
+             "expires_at": to_datetime(r.value["expires_at"]), "provenance": _prov(r)}
+            for key, r in sections.get("consent", [])
+        ],
+        "topics": [
+            {"topic": key[1], **r.value, "provenance": _prov(r)} for key, r in sections.get("topic", [])
+        ],
+        "frequencies": [
+            {"channel": key[1] or None, "topic": key[2] or None, **r.value, "provenance": _prov(r)}
+            for key, r in sections.get("frequency", [])
+        ],
+        "pauses": [
+            {"channel": key[1] or None, "until": to_datetime(r.value["until"]), "provenance": _prov(r)}
+            for key, r in sections.get("pause", [])
+        ],
+        "quiet_hours": {**quiet[0].value, "provenance": _prov(quiet[0])} if quiet else None,
+        "attributes": [
+            {"key": key[1], **r.value, "provenance": _prov(r)} for key, r in sections.get("attribute", [])
+        ],
+        "suppressions": [
+            {"channel": key[1] or None, **r.value, "provenance": _prov(r)} for key, r in sections.get("suppression", [])
+        ],
+        "reachable": [
+            {"channel": channel, **answer} for channel, answer in reachable(state, at).items()
+        ],
+    }

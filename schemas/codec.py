@@ -1,0 +1,151 @@
+"""Avro single-object encoding of prefstream records, with fastavro.
+
+Wire format (Avro spec, "Single object encoding"): marker `C3 01`, the 8-byte little-endian
+CRC-64-AVRO fingerprint of the writer schema's Parsing Canonical Form, then the binary body.
+Every stored schema version is known by its fingerprint; a record is decoded with the schema
+it was written with and resolved to the current (newest) reader schema. No registry is needed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.schema import to_parsing_canonical_form
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+MARKER = b"\xc3\x01"
+HEADER_SIZE = len(MARKER) + 8
+
+_EMPTY = 0xC15D213AA4D7A795
+_TABLE = []
+for _byte in range(256):
+    _fp = _byte
+    for _ in range(8):
+        _fp = (_fp >> 1) ^ (_EMPTY & -(_fp & 1))
+    _TABLE.append(_fp)
+
+
+class CodecError(Exception):
+    """A record could not be encoded or decoded."""
+
+
+class BadMarkerError(CodecError):
+    """The bytes do not start with the single-object marker C3 01."""
+
+
+class UnknownFingerprintError(CodecError):
+    """The writer schema's fingerprint matches no stored schema version."""
+
+
+class CorruptRecordError(CodecError):
+    """The body does not decode with its writer schema (truncated or damaged)."""
+
+
+class EncodeError(CodecError):
+    """A record does not fit the schema it is encoded with."""
+
+
+def crc64_avro(data: bytes) -> int:
+    """The CRC-64-AVRO (Rabin) fingerprint of `data`, as the Avro spec defines it."""
+    fp = _EMPTY
+    for byte in data:
+        fp = (fp >> 8) ^ _TABLE[(fp ^ byte) & 0xFF]
+    return fp
+
+
+def fingerprint(schema: dict[str, Any]) -> bytes:
+    """The 8-byte little-endian fingerprint of a schema's Parsing Canonical Form."""
+    canonical = to_parsing_canonical_form(schema)
+    return crc64_avro(canonical.encode()).to_bytes(8, "little")
+
+
+@dataclass(frozen=True)
+class SchemaFamily:
+    """Every version of one record type: the newest is the reader (and writer) schema."""
+
+    name: str
+    versions: dict[int, dict[str, Any]]
+    by_fingerprint: dict[bytes, dict[str, Any]]
+    current: dict[str, Any]
+    current_fingerprint: bytes
+
+    @classmethod
+    def load(cls, directory: Path) -> SchemaFamily:
+        """Load `v<N>.avsc` files of one record type."""
+        versions: dict[int, dict[str, Any]] = {}
+        for path in directory.glob("v*.avsc"):
+            match = re.fullmatch(r"v(\d+)\.avsc", path.name)
+            if match:
+                versions[int(match.group(1))] = parse_schema(json.loads(path.read_text()))
+        if not versions:
+            raise CodecError(f"no schema versions in {directory}")
+        by_fingerprint = {fingerprint(schema): schema for schema in versions.values()}
+        current = versions[max(versions)]
+        return cls(directory.name, versions, by_fingerprint, current, fingerprint(current))
+
+    def encode(self, record: dict[str, Any]) -> bytes:
+        """Encode `record` with the current schema as a single object."""
+        buffer = io.BytesIO()
+        buffer.write(MARKER + self.current_fingerprint)
+        try:
+            schemaless_writer(buffer, self.current, record)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            raise EncodeError(f"{self.name}: record does not fit the schema: {error}") from None
+        return buffer.getvalue()
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """Decode a single object written with any stored version, resolved to the current one."""
+        if data[:2] != MARKER:
+            raise BadMarkerError(f"{self.name}: not an Avro single-object record (no C3 01 marker)")
+        if len(data) < HEADER_SIZE:
+            raise CorruptRecordError(f"{self.name}: record shorter than its header")
+        writer = self.by_fingerprint.get(data[2:HEADER_SIZE])
+        if writer is None:
+            raise UnknownFingerprintError(
+                f"{self.name}: writer schema fingerprint {data[2:HEADER_SIZE].hex()} is not a stored version"
+            )
+        buffer = io.BytesIO(data)
+        buffer.seek(HEADER_SIZE)
+        reader = None if writer is self.current else self.current
+        try:
+            record = schemaless_reader(buffer, writer, reader)
+        except Exception as error:  # fastavro raises many kinds on damaged input
+            raise CorruptRecordError(f"{self.name}: body does not decode: {type(error).__name__}") from None
+        if buffer.tell() != len(data):
+            raise CorruptRecordError(f"{self.name}: {len(data) - buffer.tell()} trailing bytes after the record")
+        return record
+
+
+def load_family(name: str, root: Path = SCHEMA_DIR) -> SchemaFamily:
+    """One record type's versions from `root/<name>/`."""
+    return SchemaFamily.load(root / name)
+
+
+EVENTS = load_family("preference_event")
+PROFILES = load_family("customer_profile")
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    """A PreferenceEvent as Avro single-object bytes."""
+    return EVENTS.encode(event)
+
+
+def decode_event(data: bytes) -> dict[str, Any]:
+    """A PreferenceEvent from single-object bytes of any stored version."""
+    return EVENTS.decode(data)
+
+
+def encode_profile(profile: dict[str, Any]) -> bytes:
+    """A CustomerProfile as Avro single-object bytes."""
+    return PROFILES.encode(profile)
+
+
+def decode_profile(data: bytes) -> dict[str, Any]:
+    """A CustomerProfile from single-object bytes of any stored version."""
+    return PROFILES.decode(data)

@@ -1,0 +1,54 @@
+"""The subject of an event: a customer id, or an identifier that resolves to one.
+
+Syntax: `email:<address>`, `phone:<E.164>`, `loyalty:<id>`, `social:<platform>:<handle>`;
+anything else made of letters, digits and `._-` (1-128 characters) is a customer id.
+"""
+
+from __future__ import annotations
+
+import re
+
+IDENTIFIER_KINDS = ("email", "phone", "loyalty", "social")
+CUSTOMER_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+E164 = re.compile(r"\+[1-9]\d{1,14}")
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+SOCIAL = re.compile(r"[a-z0-9_]{1,32}:[^\s:]{1,100}")
+LOYALTY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+_VALUE_RULES = {"email": EMAIL, "phone": E164, "loyalty": LOYALTY, "social": SOCIAL}
+_VALUE_MESSAGES = {
+    "email": "not a valid email address",
+    "phone": "not an E.164 phone number (+ and up to 15 digits)",
+    "loyalty": "not a valid loyalty id",
+    "social": "not platform:handle",
+}
+
+
+def is_customer_id(subject: str) -> bool:
+    """Whether the subject names a customer directly (no resolution needed)."""
+    return CUSTOMER_ID.fullmatch(subject) is not None
+
+
+def identifier(kind: str, value: str) -> str:
+    """The subject string of an identifier, e.g. identifier("phone", "+15551234567")."""
+    return f"{kind}:{value.lower() if kind == 'email' else value}"
+
+
+def subject_problem(subject: str) -> str | None:
+    """Why a subject is malformed, or None when it is well formed. Never echoes the value."""
+    if is_customer_id(subject):
+        return None
+    kind, sep, value = subject.partition(":")
+    if not sep or kind not in IDENTIFIER_KINDS:
+        return "not a customer id nor email:, phone:, loyalty: or social:<platform>: identifier"
+    if _VALUE_RULES[kind].fullmatch(value) is None:
+        return _VALUE_MESSAGES[kind]
+    return None
+
+
+def value_problem(kind: str, value: str) -> str | None:
+    """Why a contact value of an identifier kind is malformed, or None."""
+    rule = _VALUE_RULES.get(kind)
+    if rule is None or rule.fullmatch(value):
+        return None
+    return _VALUE_MESSAGES[kind]

@@ -1,0 +1,107 @@
+"""The laws of the fold: a profile is a function of the set of its events."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from processors.fold import apply, fold, merge, profile_time, to_profile
+from schemas.codec import encode_profile
+from tests import factories as f
+from tests.strategies import events
+
+AT = f.at(minutes=30)
+fast = settings(max_examples=150, deadline=None)
+
+
+def encoded(state) -> bytes:
+    return encode_profile(to_profile(state, AT))
+
+
+@fast
+@given(events(), st.randoms(use_true_random=False))
+def test_every_permutation_folds_to_byte_identical_profiles(history, rng) -> None:
+    shuffled = list(history)
+    rng.shuffle(shuffled)
+    assert encoded(fold("cust-1", history)) == encoded(fold("cust-1", shuffled))
+
+
+@fast
+@given(events(), st.randoms(use_true_random=False))
+def test_duplicated_events_change_nothing(history, rng) -> None:
+    redelivered = history + [rng.choice(history) for _ in range(len(history))]
+    rng.shuffle(redelivered)
+    once, many = fold("cust-1", history), fold("cust-1", redelivered)
+    assert encoded(once) == encoded(many)
+    assert many.version == len({e["event_id"] for e in history})
+
+
+@fast
+@given(events(), st.integers(min_value=0, max_value=12))
+def test_merging_two_partial_states_equals_folding_all(history, split) -> None:
+    left, right = fold("cust-1", history[:split]), fold("cust-1", history[split:])
+    whole = fold("cust-1", history)
+    assert merge(left, right) == whole == merge(right, left)
+    assert merge(whole, whole) == whole
+
+
+@fast
+@given(events(max_size=6), events(max_size=6), events(max_size=6))
+def test_merge_is_associative(a, b, c) -> None:
+    sa, sb, sc = (fold("cust-1", h) for h in (a, b, c))
+    assert merge(merge(sa, sb), sc) == merge(sa, merge(sb, sc))
+
+
+@fast
+@given(events())
+def test_applying_a_folded_event_again_returns_the_same_state(history) -> None:
+    state = fold("cust-1", history)
+    assert all(apply(state, e) is state for e in history)
+
+
+def test_a_late_event_never_overrides_a_newer_one() -> None:
+    newer = f.event("c", [f.consent("EMAIL", "OPTED_IN")], f.at(hours=5), event_id="newer")
+    late = f.event("c", [f.consent("EMAIL", "OPTED_OUT")], f.at(hours=1), event_id="late", touchpoint="POS")
+    state = fold("c", [newer, late])
+    assert to_profile(state, AT)["consents"][0]["status"] == "OPTED_IN"
+    assert to_profile(state, AT)["consents"][0]["provenance"]["event_id"] == "newer"
+
+
+@fast
+@given(st.sampled_from(["a", "z"]), st.sampled_from(["a", "z"]))
+def test_at_an_equal_time_the_least_permissive_wins_whatever_the_ids(opt_in_id, opt_out_id) -> None:
+    if opt_in_id == opt_out_id:
+        opt_out_id += "2"
+    ins = f.event("c", [f.consent("SMS", "OPTED_IN"), f.topic("sale", True), f.suppression("SMS", False)], f.T0, event_id=opt_in_id)
+    outs = f.event("c", [f.consent("SMS", "OPTED_OUT"), f.topic("sale", False), f.suppression("SMS", True)], f.T0, event_id=opt_out_id)
+    profile = to_profile(fold("c", [ins, outs]), AT)
+    assert profile["consents"][0]["status"] == "OPTED_OUT"
+    assert profile["topics"][0]["subscribed"] is False
+    assert profile["suppressions"][0]["active"] is True
+
+
+def test_pending_outranks_opt_in_at_an_equal_time() -> None:
+    a = f.event("c", [f.consent("EMAIL", "OPTED_IN")], f.T0, event_id="z")
+    b = f.event("c", [f.consent("EMAIL", "PENDING")], f.T0, event_id="a")
+    assert to_profile(fold("c", [a, b]), AT)["consents"][0]["status"] == "PENDING"
+
+
+def test_erasure_removes_older_fields_and_blocks_late_events() -> None:
+    before = f.event("c", [f.contact("EMAIL", "x@y.com"), f.consent("EMAIL", "OPTED_IN")], f.at(0))
+    erase = f.event("c", [f.erasure()], f.at(10))
+    late = f.event("c", [f.attribute("size", "M")], f.at(5))
+    after = f.event("c", [f.attribute("size", "L")], f.at(20))
+    from processors.fold import identities, is_erased
+
+    erased = fold("c", [late, erase, before])
+    assert is_erased(erased) and identities(erased) == []
+    reborn = fold("c", [before, erase, late, after])
+    assert not is_erased(reborn)
+    profile = to_profile(reborn, AT)
+    assert profile["consents"] == [] and profile["contact_points"] == []
+    assert [a["value"] for a in profile["attributes"]] == ["L"]
+
+
+def test_profile_time_is_the_latest_occurred_at_whatever_the_order() -> None:
+    history = [f.event("c", [f.attribute("k", str(i))], f.at(i)) for i in (3, 9, 1)]
+    assert profile_time(fold("c", history)) == f.at(9)
