@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 the command ran and found a problem; 2 bad usage;
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -95,6 +96,26 @@ def topics_describe() -> None:
     for d in descriptions:
         table.add_row(d.name, str(d.partitions), str(d.replication), ", ".join(f"{k}={v}" for k, v in sorted(d.config.items())))
     console.print(table)
+
+
+@app.command("process")
+def process(
+    web_port: int = typer.Option(6066, help="Port of this worker's query API and /metrics."),
+    data_dir: Path = typer.Option(None, help="RocksDB state folder (default: <home>/processor-<web-port>)."),
+    standbys: int = typer.Option(0, envvar="PREFSTREAM_STANDBYS", help="Standby replicas of every table."),
+    app_id: str = typer.Option("prefstream-processor", envvar="PREFSTREAM_APP_ID", help="Faust app id (consumer group)."),
+    log_level: str = typer.Option("warn", help="crit | error | warn | info | debug"),
+) -> None:
+    """Run one stream-processor worker: fold events into per-customer tables, emit profiles."""
+    import faust
+
+    from processors.app import ProcessorConfig, changelog_specs, create_app
+
+    settings = load_settings()
+    create_topics(settings, topic_specs(settings) + changelog_specs(settings, app_id))
+    config = ProcessorConfig(app_id=app_id, web_port=web_port, data_dir=data_dir, standby_replicas=standbys)
+    worker = faust.Worker(create_app(settings, config), loglevel=log_level, quiet=True)
+    worker.execute_from_commandline()
 
 
 @app.command("run")

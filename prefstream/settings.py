@@ -6,6 +6,7 @@ Precedence: environment variables, then the config file, then defaults. The conf
     [kafka]
     bootstrap = "broker-1:9092,broker-2:9092"   # an external cluster: nothing is started locally
     partitions = 12
+    replication = 3                               # replication factor of the topics prefstream creates
 
     [local]
     home = ".prefstream"                          # where the local broker keeps its data and logs
@@ -37,6 +38,7 @@ class Settings:
     local_port: int
     controller_port: int
     partitions: int
+    replication: int
     kafka_lib: Path
     kafka_properties: Path
 
@@ -89,6 +91,7 @@ def load_settings() -> Settings:
         local_port=port,
         controller_port=_int(controller, "the local controller port"),
         partitions=_int(env.get("PREFSTREAM_PARTITIONS") or kafka.get("partitions") or 12, "partitions"),
+        replication=_int(env.get("PREFSTREAM_REPLICATION") or kafka.get("replication") or 1, "replication"),
         kafka_lib=Path(env.get("PREFSTREAM_KAFKA_LIB") or PROJECT_ROOT / ".prefstream" / "kafka" / "lib"),
         kafka_properties=Path(
             env.get("PREFSTREAM_KAFKA_PROPERTIES")

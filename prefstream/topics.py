@@ -13,6 +13,8 @@ from prefstream.settings import Settings
 EVENTS = "preference-events"
 DLQ = "preference-events-dlq"
 PROFILES = "customer-profiles"
+CUSTOMER_EVENTS = "prefstream-customer-events"
+IDENTITY_LINKS = "prefstream-identity-links"
 
 DLQ_RETENTION_MS = 30 * 24 * 3600 * 1000
 
@@ -37,6 +39,10 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(EVENTS, partitions, {"cleanup.policy": "delete", "retention.ms": "-1"}),
         TopicSpec(DLQ, partitions, {"cleanup.policy": "delete", "retention.ms": str(DLQ_RETENTION_MS)}),
         TopicSpec(PROFILES, partitions, {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
+        # The processor's own: events re-keyed by customer once their identifier is resolved
+        # (kept forever like the log they come from), and identifier -> customer links.
+        TopicSpec(CUSTOMER_EVENTS, partitions, {"cleanup.policy": "delete", "retention.ms": "-1"}),
+        TopicSpec(IDENTITY_LINKS, partitions, {"cleanup.policy": "compact"}),
     ]
 
 
@@ -56,7 +62,7 @@ def create_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> d
     """Create the topics that do not exist yet; returns topic -> 'created' | 'exists'."""
     admin = admin_client(settings)
     specs = specs if specs is not None else topic_specs(settings)
-    replication = min(3, len(admin.list_topics(timeout=10).brokers))
+    replication = settings.replication
     futures = admin.create_topics(
         [NewTopic(s.name, s.partitions, replication, config=s.config) for s in specs],
         operation_timeout=30,

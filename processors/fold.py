@@ -12,27 +12,34 @@ Times are kept as epoch milliseconds inside the state; `to_profile` renders date
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from processors.reachability import reachable_channels
+from processors.reachability import CHANNELS, reasons
+from schemas.splice import Encoded, encode_profile_from, field_writer, item_writer
 
 Clock = tuple[int, int, str, int]
 Key = tuple[str, ...]
 ERASURE_RANK = 9
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Register:
-    """One field's current value, the clock that set it, and the event that said it."""
+    """One field's current value, the clock that set it, and the event that said it.
+
+    `memo` keeps the register's encoded profile item (derived, never compared or stored).
+    """
 
     clock: Clock
     value: dict[str, Any]
     provenance: dict[str, Any]
+    memo: dict[bool, Encoded] = field(default_factory=dict, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class State:
     """A customer's folded events. Treat as immutable: `apply` and `merge` return new states."""
 
@@ -199,57 +206,102 @@ def profile_time(state: State) -> datetime:
     return to_datetime(state.updated_ms) or datetime.fromtimestamp(0, UTC)
 
 
-def _prov(register: Register) -> dict[str, Any]:
-    return {**register.provenance, "occurred_at": to_datetime(register.provenance["occurred_at"])}
+def _values(state_or_profile: State | dict[str, Any]) -> dict[Key, dict[str, Any]]:
+    """What reachability reads, keyed as registers, from a State or a CustomerProfile dict."""
+    if isinstance(state_or_profile, State):
+        return {key: register.value for key, register in state_or_profile.registers.items()}
+    profile, values = state_or_profile, {}
+    for consent in profile["consents"]:
+        values[("consent", consent["channel"], consent["purpose"])] = {
+            "status": consent["status"], "expires_at": _optional_ms(consent["expires_at"])}
+    for pause in profile["pauses"]:
+        values[("pause", pause["channel"] or "")] = {"until": _optional_ms(pause["until"])}
+    for suppression in profile["suppressions"]:
+        values[("suppression", suppression["channel"] or "")] = {"active": suppression["active"]}
+    if profile["quiet_hours"]:
+        values[("quiet_hours",)] = profile["quiet_hours"]
+    return values
 
 
-def reachable(state: State, at: datetime, purpose: str = "marketing") -> dict[str, dict[str, Any]]:
-    """Per channel: may we contact this customer at `at` for `purpose`, and if not, why."""
-    values = {key: register.value for key, register in state.registers.items()}
-    return reachable_channels(values, millis(at), purpose)
+def reachable(state_or_profile: State | dict[str, Any], at: datetime, purpose: str = "marketing") -> dict[str, dict[str, Any]]:
+    """Per channel, {"allowed": bool, "reason": str}: may we contact the customer at `at` for `purpose`."""
+    found = reasons(_values(state_or_profile), millis(at), purpose)
+    return {channel: {"allowed": reason == "OK", "reason": reason} for channel, reason in found.items()}
 
 
-def to_profile(state: State, at: datetime) -> dict[str, Any]:
-    """The Avro-ready CustomerProfile, with `reachable` evaluated at `at`. Deterministic."""
-    sections: dict[str, list[tuple[Key, Register]]] = {}
-    for key in sorted(state.registers):
-        sections.setdefault(key[0], []).append((key, state.registers[key]))
-    primary = {key[1]: register.value["value"] for key, register in sections.get("primary", [])}
-    quiet = [r for _, r in sections.get("quiet_hours", []) if r.value["start"] is not None]
+_ARRAYS = {"contact": "contact_points", "consent": "consents", "topic": "topics", "frequency": "frequencies",
+           "pause": "pauses", "attribute": "attributes", "suppression": "suppressions"}
+
+
+def _render(key: Key, register: Register, primary: bool) -> dict[str, Any]:
+    """The profile item (or quiet_hours record) one register stands for."""
+    section, value = key[0], register.value
+    prov = {**register.provenance, "occurred_at": to_datetime(register.provenance["occurred_at"])}
+    if section == "contact":
+        return {"kind": key[1], "value": key[2], "primary": primary, "provenance": prov}
+    if section == "consent":
+        return {"channel": key[1], "purpose": key[2], "status": value["status"], "contact_point": value["contact_point"],
+                "expires_at": to_datetime(value["expires_at"]), "provenance": prov}
+    if section == "topic":
+        return {"topic": key[1], "subscribed": value["subscribed"], "channels": list(value["channels"]), "provenance": prov}
+    if section == "frequency":
+        return {"channel": key[1] or None, "topic": key[2] or None, "cadence": value["cadence"],
+                "max_per_week": value["max_per_week"], "provenance": prov}
+    if section == "pause":
+        return {"channel": key[1] or None, "until": to_datetime(value["until"]), "provenance": prov}
+    if section == "attribute":
+        return {"key": key[1], "value": value["value"], "question": value["question"], "provenance": prov}
+    if section == "suppression":
+        return {"channel": key[1] or None, "active": value["active"], "reason": value["reason"], "provenance": prov}
+    return {"start": value["start"], "end": value["end"], "time_zone": value["time_zone"], "provenance": prov}
+
+
+def _layout(state: State, at: datetime, item: Callable[[Key, Register, bool], Any],
+            reach: Callable[[str, str], Any]) -> dict[str, Any]:
+    """The profile's fields in canonical order, each section item made by `item`."""
+    ordered = sorted(state.registers.items())
+    primary = {key[1]: register.value["value"] for key, register in ordered if key[0] == "primary"}
+    fields: dict[str, Any] = {name: [] for name in _ARRAYS.values()}
+    quiet = None
+    for key, register in ordered:
+        section = key[0]
+        if section in _ARRAYS:
+            fields[_ARRAYS[section]].append(item(key, register, section == "contact" and primary.get(key[1]) == key[2]))
+        elif section == "quiet_hours" and register.value["start"] is not None:
+            quiet = item(key, register, False)
+    found = reasons({key: register.value for key, register in ordered}, millis(at), "marketing")
     return {
         "customer_id": state.customer_id,
         "version": state.version,
         "updated_at": profile_time(state),
         "evaluated_at": at,
-        "contact_points": [
-            {"kind": key[1], "value": key[2], "primary": primary.get(key[1]) == key[2], "provenance": _prov(r)}
-            for key, r in sections.get("contact", [])
-            if r.value["present"]
-        ],
-        "consents": [
-            {"channel": key[1], "purpose": key[2], "status": r.value["status"], "contact_point": r.value["contact_point"],
-             "expires_at": to_datetime(r.value["expires_at"]), "provenance": _prov(r)}
-            for key, r in sections.get("consent", [])
-        ],
-        "topics": [
-            {"topic": key[1], **r.value, "provenance": _prov(r)} for key, r in sections.get("topic", [])
-        ],
-        "frequencies": [
-            {"channel": key[1] or None, "topic": key[2] or None, **r.value, "provenance": _prov(r)}
-            for key, r in sections.get("frequency", [])
-        ],
-        "pauses": [
-            {"channel": key[1] or None, "until": to_datetime(r.value["until"]), "provenance": _prov(r)}
-            for key, r in sections.get("pause", [])
-        ],
-        "quiet_hours": {**quiet[0].value, "provenance": _prov(quiet[0])} if quiet else None,
-        "attributes": [
-            {"key": key[1], **r.value, "provenance": _prov(r)} for key, r in sections.get("attribute", [])
-        ],
-        "suppressions": [
-            {"channel": key[1] or None, **r.value, "provenance": _prov(r)} for key, r in sections.get("suppression", [])
-        ],
-        "reachable": [
-            {"channel": channel, **answer} for channel, answer in reachable(state, at).items()
-        ],
+        **fields,
+        "quiet_hours": quiet,
+        "reachable": [reach(channel, found[channel]) for channel in CHANNELS],
     }
+
+
+def to_profile(state: State, at: datetime) -> dict[str, Any]:
+    """The Avro-ready CustomerProfile, with `reachable` evaluated at `at`. Deterministic."""
+    return _layout(state, at, _render, lambda channel, reason: {"channel": channel, "allowed": reason == "OK", "reason": reason})
+
+
+_ITEM_WRITERS = {section: item_writer(name) for section, name in _ARRAYS.items()} | {"quiet_hours": field_writer("quiet_hours")}
+_REACH_WRITER = item_writer("reachable")
+
+
+def _encoded_item(key: Key, register: Register, primary: bool) -> Encoded:
+    data = register.memo.get(primary)
+    if data is None:
+        data = register.memo[primary] = _ITEM_WRITERS[key[0]](_render(key, register, primary))
+    return data
+
+
+@cache
+def _encoded_reach(channel: str, reason: str) -> Encoded:
+    return _REACH_WRITER({"channel": channel, "allowed": reason == "OK", "reason": reason})
+
+
+def profile_bytes(state: State, at: datetime) -> bytes:
+    """`encode_profile(to_profile(state, at))`, byte for byte, re-encoding only changed fields."""
+    return encode_profile_from(_layout(state, at, _encoded_item, _encoded_reach))

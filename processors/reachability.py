@@ -53,10 +53,6 @@ def _reason(values: dict[tuple[str, ...], dict[str, Any]], channel: str, at_ms: 
     return "OK"
 
 
-def reachable_channels(values: dict[tuple[str, ...], dict[str, Any]], at_ms: int, purpose: str) -> dict[str, dict[str, Any]]:
-    """Per channel, {"allowed": bool, "reason": str}, from register values keyed as in the fold."""
-    answers = {}
-    for channel in CHANNELS:
-        reason = _reason(values, channel, at_ms, purpose)
-        answers[channel] = {"allowed": reason == "OK", "reason": reason}
-    return answers
+def reasons(values: dict[tuple[str, ...], dict[str, Any]], at_ms: int, purpose: str) -> dict[str, str]:
+    """Per channel, the reachability reason ("OK" = allowed), from register values keyed as in the fold."""
+    return {channel: _reason(values, channel, at_ms, purpose) for channel in CHANNELS}

@@ -16,19 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.schema import fingerprint as _hex_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 MARKER = b"\xc3\x01"
 HEADER_SIZE = len(MARKER) + 8
-
-_EMPTY = 0xC15D213AA4D7A795
-_TABLE = []
-for _byte in range(256):
-    _fp = _byte
-    for _ in range(8):
-        _fp = (_fp >> 1) ^ (_EMPTY & -(_fp & 1))
-    _TABLE.append(_fp)
 
 
 class CodecError(Exception):
@@ -51,23 +44,24 @@ class EncodeError(CodecError):
     """A record does not fit the schema it is encoded with."""
 
 
-def crc64_avro(data: bytes) -> int:
-    """The CRC-64-AVRO (Rabin) fingerprint of `data`, as the Avro spec defines it."""
-    fp = _EMPTY
-    for byte in data:
-        fp = (fp >> 8) ^ _TABLE[(fp ^ byte) & 0xFF]
-    return fp
+def schema_versions(directory: Path) -> dict[int, dict[str, Any]]:
+    """The `v<N>.avsc` schemas of one record type, by N (ascending), as JSON."""
+    found = {}
+    for path in directory.glob("v*.avsc"):
+        match = re.fullmatch(r"v(\d+)\.avsc", path.name)
+        if match:
+            found[int(match.group(1))] = json.loads(path.read_text())
+    return dict(sorted(found.items()))
 
 
-def fingerprint(schema: dict[str, Any]) -> bytes:
-    """The 8-byte little-endian fingerprint of a schema's Parsing Canonical Form."""
-    canonical = to_parsing_canonical_form(schema)
-    return crc64_avro(canonical.encode()).to_bytes(8, "little")
+def fingerprint(schema: Any) -> bytes:
+    """The 8-byte little-endian CRC-64-AVRO fingerprint of a schema's Parsing Canonical Form."""
+    return bytes.fromhex(_hex_fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
 
 
 @dataclass(frozen=True)
 class SchemaFamily:
-    """Every version of one record type: the newest is the reader (and writer) schema."""
+    """Every stored version of one record type, and the one it reads and writes as (`current`)."""
 
     name: str
     versions: dict[int, dict[str, Any]]
@@ -76,17 +70,14 @@ class SchemaFamily:
     current_fingerprint: bytes
 
     @classmethod
-    def load(cls, directory: Path) -> SchemaFamily:
-        """Load `v<N>.avsc` files of one record type."""
-        versions: dict[int, dict[str, Any]] = {}
-        for path in directory.glob("v*.avsc"):
-            match = re.fullmatch(r"v(\d+)\.avsc", path.name)
-            if match:
-                versions[int(match.group(1))] = parse_schema(json.loads(path.read_text()))
+    def load(cls, directory: Path, reader_version: int | None = None) -> SchemaFamily:
+        """Load the `v<N>.avsc` files of one record type; read and write as `reader_version`
+        (default: the newest), while still decoding records of every stored version."""
+        versions = {number: parse_schema(schema) for number, schema in schema_versions(directory).items()}
         if not versions:
             raise CodecError(f"no schema versions in {directory}")
         by_fingerprint = {fingerprint(schema): schema for schema in versions.values()}
-        current = versions[max(versions)]
+        current = versions[max(versions) if reader_version is None else reader_version]
         return cls(directory.name, versions, by_fingerprint, current, fingerprint(current))
 
     def encode(self, record: dict[str, Any]) -> bytes:

@@ -1,12 +1,19 @@
 """The subject of an event: a customer id, or an identifier that resolves to one.
 
-Syntax: `email:<address>`, `phone:<E.164>`, `loyalty:<id>`, `social:<platform>:<handle>`;
-anything else made of letters, digits and `._-` (1-128 characters) is a customer id.
+Exact syntax (the first `:` separates kind and value; a customer id never contains `:`):
+
+    customer id   [A-Za-z0-9._-]{1,128}                     cust-42
+    email         email:<address>, lower-cased by `identifier`  email:ann@example.com
+    phone         phone:<E.164>  (+, then 2-15 digits)      phone:+14155550100
+    loyalty       loyalty:[A-Za-z0-9_-]{1,64}               loyalty:L-123
+    social        social:<platform [a-z0-9_]{1,32}>:<handle, no spaces or colons>
+                                                            social:instagram:ann.b
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 IDENTIFIER_KINDS = ("email", "phone", "loyalty", "social")
 CUSTOMER_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -22,6 +29,24 @@ _VALUE_MESSAGES = {
     "loyalty": "not a valid loyalty id",
     "social": "not platform:handle",
 }
+
+
+class Subject(NamedTuple):
+    """A parsed subject: kind is "customer" or an identifier kind; value is the rest."""
+
+    kind: str
+    value: str
+
+
+def parse_subject(subject: str) -> Subject:
+    """Split a subject into kind and value; ValueError (without the value) when malformed."""
+    problem = subject_problem(subject)
+    if problem:
+        raise ValueError(f"malformed subject: {problem}")
+    if is_customer_id(subject):
+        return Subject("customer", subject)
+    kind, _, value = subject.partition(":")
+    return Subject(kind, value)
 
 
 def is_customer_id(subject: str) -> bool:

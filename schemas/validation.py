@@ -12,9 +12,26 @@ from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
+from fastavro import parse_schema
+
+from schemas.codec import EVENTS
 from schemas.subjects import subject_problem, value_problem
 
-CHANNELS = frozenset({"EMAIL", "SMS", "PUSH", "PHONE", "DIRECT_MAIL", "WHATSAPP"})
+_NAMED: dict[str, Any] = {}
+parse_schema(EVENTS.current, named_schemas=_NAMED)
+
+
+@cache
+def _symbols(name: str) -> frozenset[str]:
+    return frozenset(_NAMED[f"io.prefstream.{name}"]["symbols"])
+
+
+# UNKNOWN is the symbol a newer writer's channel reads as: never acceptable in a new event.
+CHANNELS = _symbols("Channel") - {"UNKNOWN"}
+# (path inside a change or event, enum name) of every other enum a producer fills in
+_CHANGE_ENUMS = (("status", "ConsentStatus"), ("cadence", "Cadence"), ("action", "ContactAction"))
+_EVENT_ENUMS = ((("source", "touchpoint"), "Touchpoint"), (("source", "actor", "type"), "ActorType"),
+                (("proof", "method"), "ProofMethod"), (("proof", "legal_basis"), "LegalBasis"))
 CONTACT_KINDS = {"EMAIL": "email", "PHONE": "phone", "LOYALTY": "loyalty", "SOCIAL": "social"}
 HH_MM = frozenset(f"{h:02d}:{m:02d}" for h in range(24) for m in range(60))
 
@@ -42,6 +59,11 @@ def _change_problems(path: str, change: dict[str, Any]) -> list[Problem]:
         problems += _channel_problems(f"{path}.channel", change["channel"])
     for index, channel in enumerate(change.get("channels") or []):
         problems += _channel_problems(f"{path}.channels[{index}]", channel)
+    for field, enum in _CHANGE_ENUMS:
+        if change.get(field) is not None and change[field] not in _symbols(enum):
+            problems.append(Problem(f"{path}.{field}", f"unknown {enum} symbol"))
+    if "active" in change and change.get("reason") not in _symbols("SuppressionReason"):
+        problems.append(Problem(f"{path}.reason", "unknown SuppressionReason symbol"))
     if "kind" in change and "action" in change:  # a contact point
         kind = CONTACT_KINDS.get(change["kind"])
         problem = value_problem(kind, change["value"]) if kind else None
@@ -65,25 +87,39 @@ def _time_zones() -> frozenset[str]:
 
 def validate_event(event: dict[str, Any], now: datetime, max_future_skew: timedelta = timedelta(minutes=5)) -> list[Problem]:
     """Every problem of `event`; an empty list means it may be published and folded."""
-    problems: list[Problem] = []
-    for field in ("event_id", "subject", "occurred_at", "recorded_at", "source", "changes"):
-        if event.get(field) in (None, ""):
-            problems.append(Problem(field, "required"))
-    if problems:
-        return problems
-    if len(event["event_id"]) > 200:
+    problems = [Problem(field, "required") for field in _REQUIRED if event.get(field) in (None, "")]
+    missing = {problem.path for problem in problems}
+    if "event_id" not in missing and len(event["event_id"]) > 200:
         problems.append(Problem("event_id", "longer than 200 characters"))
-    problem = subject_problem(event["subject"])
+    problem = None if "subject" in missing else subject_problem(event["subject"])
     if problem:
         problems.append(Problem("subject", problem))
     for field in ("occurred_at", "recorded_at"):
-        moment = event[field]
+        moment = event.get(field)
+        if field in missing:
+            continue
         if not isinstance(moment, datetime) or moment.tzinfo is None:
             problems.append(Problem(field, "not a time with a time zone"))
         elif moment > now + max_future_skew:
             problems.append(Problem(field, f"more than {max_future_skew} in the future"))
-    if not event["changes"]:
+    problems += _enum_problems(event)
+    if "changes" not in missing and not event["changes"]:
         problems.append(Problem("changes", "at least one change is required"))
-    for index, change in enumerate(event["changes"]):
-        problems += _change_problems(f"changes[{index}]", change)
+    if "changes" not in missing:
+        for index, change in enumerate(event["changes"]):
+            problems += _change_problems(f"changes[{index}]", change)
+    return problems
+
+
+_REQUIRED = ("event_id", "subject", "occurred_at", "recorded_at", "source", "changes")
+
+
+def _enum_problems(event: dict[str, Any]) -> list[Problem]:
+    problems = []
+    for path, enum in _EVENT_ENUMS:
+        value: Any = event
+        for step in path:
+            value = value.get(step) if isinstance(value, dict) else None
+        if value is not None and value not in _symbols(enum):
+            problems.append(Problem(".".join(path), f"unknown {enum} symbol"))
     return problems

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.subjects import is_customer_id, subject_problem
+from schemas.subjects import Subject, is_customer_id, parse_subject, subject_problem
 from schemas.validation import validate_event
 from tests import factories as f
 
@@ -80,3 +80,29 @@ def test_messages_do_not_echo_personal_data() -> None:
 @given(st.text(max_size=60))
 def test_any_subject_string_is_judged_without_crashing(subject: str) -> None:
     assert isinstance(validate_event(f.event(subject, [f.erasure()]), now=NOW), list)
+
+
+def test_unknown_symbols_of_every_enum_are_reported_with_their_paths() -> None:
+    event = f.event("c", [f.consent("EMAIL", "MAYBE"), f.suppression("SMS", reason="WHIM"), f.frequency("HOURLY")],
+                    touchpoint="FAX_MACHINE", proof=f.proof("TELEPATHY", legal_basis="VIBES"))
+    assert paths(event) == ["source.touchpoint", "proof.method", "proof.legal_basis",
+                            "changes[0].status", "changes[1].reason", "changes[2].cadence"]
+
+
+def test_missing_fields_do_not_hide_the_other_problems() -> None:
+    event = f.event("bad subject!", [f.contact("PHONE", "123")])
+    event["event_id"] = None
+    event["recorded_at"] = None
+    assert paths(event) == ["event_id", "recorded_at", "subject", "changes[0].value"]
+
+
+def test_an_event_without_changes_is_rejected() -> None:
+    assert paths(f.event("c", [])) == ["changes"]
+
+
+def test_parse_subject_splits_kind_and_value_and_rejects_malformed_ones() -> None:
+    assert parse_subject("cust-42") == Subject("customer", "cust-42")
+    assert parse_subject("email:ann@example.com") == Subject("email", "ann@example.com")
+    assert parse_subject("social:instagram:ann.b") == Subject("social", "instagram:ann.b")
+    with pytest.raises(ValueError):
+        parse_subject("phone:5550100")

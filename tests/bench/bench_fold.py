@@ -1,0 +1,109 @@
+"""Decode + fold + encode-profile throughput of the pure fold on one core, beside a decode-only
+baseline measured in the same run on the same records.
+
+    python -m tests.bench.bench_fold --events 200000 --customers 10000 --json out.json
+
+Single-change consent events spread round-robin over the customers. Three measurements:
+- decode_only: fastavro `schemaless_reader` of each body (the floor any consumer pays);
+- fold_spliced: decode_event, apply, profile_bytes (what the processor should run per event);
+- fold_plain: decode_event, apply, encode_profile(to_profile(...)) (the same bytes, no item cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastavro import schemaless_reader
+
+from processors.fold import State, apply, empty_state, profile_bytes, profile_time, to_profile
+from schemas.codec import EVENTS, HEADER_SIZE, decode_event, encode_event, encode_profile
+from tests import factories as f
+
+CHANNELS = ["EMAIL", "SMS", "PUSH", "PHONE"]
+STATUSES = ["OPTED_IN", "OPTED_OUT", "PENDING"]
+
+
+def single_change_events(count: int, customers: int) -> list[bytes]:
+    """Encoded single-change consent events spread over `customers`."""
+    return [
+        encode_event(f.event(f"cust-{i % customers}", [f.consent(CHANNELS[i % 4], STATUSES[i % 3])],
+                             f.at(i / 60), event_id=f"e{i}"))
+        for i in range(count)
+    ]
+
+
+def decode_only(records: list[bytes]) -> float:
+    """Seconds for the raw fastavro decode of every body, nothing else."""
+    schema = EVENTS.current
+    began = time.perf_counter()
+    for record in records:
+        buffer = io.BytesIO(record)
+        buffer.seek(HEADER_SIZE)
+        schemaless_reader(buffer, schema, None)
+    return time.perf_counter() - began
+
+
+def _spliced(state: State) -> bytes:
+    return profile_bytes(state, profile_time(state))
+
+
+def _plain(state: State) -> bytes:
+    return encode_profile(to_profile(state, profile_time(state)))
+
+
+def decode_fold_encode(records: list[bytes], encode: Callable[[State], bytes]) -> float:
+    """Seconds for what the processor does per event, minus Kafka: decode, fold, encode the profile."""
+    states: dict[str, State] = {}
+    began = time.perf_counter()
+    for record in records:
+        event = decode_event(record)
+        customer = event["subject"]
+        state = apply(states.get(customer) or empty_state(customer), event)
+        states[customer] = state
+        encode(state)
+    return time.perf_counter() - began
+
+
+def run(events: int, customers: int, repeats: int = 3) -> dict[str, Any]:
+    """Every measurement on the same records, best of `repeats` each, in events per second."""
+    records = single_change_events(events, customers)
+    timings = {
+        "decode_only": min(decode_only(records) for _ in range(repeats)),
+        "fold_spliced": min(decode_fold_encode(records, _spliced) for _ in range(repeats)),
+        "fold_plain": min(decode_fold_encode(records, _plain) for _ in range(repeats)),
+    }
+    return {
+        "events": events,
+        "customers": customers,
+        "events_per_s": {name: round(events / seconds) for name, seconds in timings.items()},
+        "ratio_to_decode_only": {name: round(timings["decode_only"] / seconds, 3) for name, seconds in timings.items()},
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", dest="json_path")
+    args = parser.parse_args()
+    result = run(args.events, args.customers, args.repeats)
+    print(f"{args.events} events over {args.customers} customers, one core, best of {args.repeats}")
+    print(f"{'path':14} {'events/s':>10} {'x decode-only':>14}")
+    for name, rate in result["events_per_s"].items():
+        print(f"{name:14} {rate:>10,} {result['ratio_to_decode_only'][name]:>14.3f}")
+    print(f"peak RSS {result['peak_rss_mb']} MB")
+    if args.json_path:
+        with open(args.json_path, "w") as out:
+            json.dump(result, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
