@@ -28,10 +28,10 @@ from prefstream.settings import Settings
 from prefstream.topics import CUSTOMER_EVENTS, DLQ, EVENTS, IDENTITY_LINKS, PROFILES, TopicSpec
 from processors import metrics, parking
 from processors.durable_table import DurableTable
-from processors.fold import apply, empty_state, identities, is_erased, is_restrictive, profile_time, to_profile
+from processors.fold import apply, empty_state, identities, is_erased, is_restrictive, profile_bytes, profile_time
 from processors.state_codec import decode_state, encode_state
 from processors.views import register_views
-from schemas.codec import CodecError, decode_event, encode_profile
+from schemas.codec import CodecError, decode_event
 from schemas.subjects import is_customer_id
 from schemas.validation import validate_event
 
@@ -112,8 +112,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
             await topics[PROFILES].send(key=customer.encode(), value=None)
         else:
             metrics.PROFILES_EMITTED.inc()
-            profile = to_profile(after, profile_time(after))
-            await topics[PROFILES].send(key=customer.encode(), value=encode_profile(profile))
+            await topics[PROFILES].send(key=customer.encode(), value=profile_bytes(after, profile_time(after)))
         old_ids, new_ids = set(identities(before)), set(identities(after))
         for identifier in sorted(new_ids - old_ids):
             await topics[IDENTITY_LINKS].send(key=identifier.encode(), value=customer.encode())

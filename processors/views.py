@@ -6,6 +6,7 @@ Requests for a customer are routed to the worker that owns the key's partition.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -45,31 +46,31 @@ def register_views(app: faust.App, profiles: faust.Table) -> None:
         state = decode_state(raw)
         return None if is_erased(state) else state
 
+    def answer(view: View, request: Request, customer_id: str, render: Callable[[Any, datetime], Any]) -> Response:
+        """400 for a bad `at`, 404 for an unknown or erased customer, else `render(state, at)`."""
+        try:
+            at = parse_time(request.query.get("at"))
+        except ValueError:
+            return view.json({"error": "at must be an ISO 8601 time"}, status=400)
+        state = current_state(customer_id)
+        if state is None:
+            return view.json({"error": "no such customer"}, status=404)
+        return view.json(jsonable(render(state, at)))
+
     @app.page("/profiles/{customer_id}/")
     class ProfileView(View):
         @app.table_route(table=profiles, match_info="customer_id")
         async def get(self, request: Request, customer_id: str) -> Response:
-            try:
-                at = parse_time(request.query.get("at"))
-            except ValueError:
-                return self.json({"error": "at must be an ISO 8601 time"}, status=400)
-            state = current_state(customer_id)
-            if state is None:
-                return self.json({"error": "no such customer"}, status=404)
-            return self.json(jsonable(to_profile(state, at)))
+            return answer(self, request, customer_id, to_profile)
 
     @app.page("/profiles/{customer_id}/reachable/")
     class ReachableView(View):
         @app.table_route(table=profiles, match_info="customer_id")
         async def get(self, request: Request, customer_id: str) -> Response:
-            try:
-                at = parse_time(request.query.get("at"))
-            except ValueError:
-                return self.json({"error": "at must be an ISO 8601 time"}, status=400)
-            state = current_state(customer_id)
-            if state is None:
-                return self.json({"error": "no such customer"}, status=404)
-            return self.json({"customer_id": customer_id, "at": at.isoformat(), "reachable": jsonable(reachable(state, at))})
+            return answer(
+                self, request, customer_id,
+                lambda state, at: {"customer_id": customer_id, "at": at, "reachable": reachable(state, at)},
+            )
 
     @app.page("/health/")
     class HealthView(View):
