@@ -25,6 +25,8 @@ broker_app = typer.Typer(help="The local single-node Kafka (KRaft) for developme
 topics_app = typer.Typer(help="The pipeline's topics, created with their configs.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
+serve_app = typer.Typer(help="Touchpoint HTTP services (each on 127.0.0.1, with /openapi.json and /metrics).", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
 console = Console()
 
 
@@ -116,6 +118,37 @@ def process(
     config = ProcessorConfig(app_id=app_id, web_port=web_port, data_dir=data_dir, standby_replicas=standbys)
     worker = faust.Worker(create_app(settings, config), loglevel=log_level, quiet=True)
     worker.execute_from_commandline()
+
+
+sink_app = typer.Typer(help="Business-unit sinks: customer-profiles to webhook, SQL, topic or file.", no_args_is_help=True)
+app.add_typer(sink_app, name="sink")
+
+
+@sink_app.command("list")
+def sink_list() -> None:
+    """List the business units of the sinks config (sinks.toml or PREFSTREAM_SINKS)."""
+    from sinks.config import load_sinks
+
+    table = Table("business unit", "target", "sections", "filter", "group")
+    for unit in load_sinks().values():
+        rule = unit.filter
+        conditions = [f"reachable on {'/'.join(rule.reachable_on)}"] if rule.reachable_on else []
+        conditions += [f"opted in to {rule.consent_channel} {rule.consent_purpose}"] if rule.consent_channel else []
+        table.add_row(unit.name, unit.target["type"], ", ".join(unit.sections), "; ".join(conditions) or "-", unit.group_id)
+    console.print(table)
+
+
+@sink_app.command("run")
+def sink_run(business_unit: str = typer.Argument(..., help="The business unit's name in the sinks config.")) -> None:
+    """Deliver a business unit's profiles until SIGTERM/SIGINT (then flush and commit)."""
+    from sinks.service import business_unit as find_unit
+    from sinks.service import run_sink
+    from sinks.targets.base import TargetError
+
+    try:
+        run_sink(find_unit(business_unit), load_settings(), say=console.print)
+    except TargetError as error:
+        _fail(str(error), EXIT_PROBLEM)
 
 
 @app.command("run")

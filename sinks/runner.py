@@ -1,0 +1,187 @@
+"""The sink runner of one business unit: consume `customer-profiles` in its own group, batch,
+write the batch to the target, dead-letter what the target gave up on, then commit.
+
+At least once: offsets are committed synchronously and only after the target acknowledged the
+batch (and the dead-letter topic acknowledged its records). A batch closes at `batch_size`
+records or `batch_seconds` after its first record. A target that fails a whole batch (database
+down) keeps the batch pending: consumption pauses and the write is retried with backoff.
+`stop()` (SIGTERM/SIGINT in `prefstream sink run`) flushes the pending batch and commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+
+from prefstream.dlq import dlq_headers
+from prefstream.kafka_config import consumer_config, producer_config, quiet_logger
+from prefstream.settings import Settings
+from prefstream.topics import DLQ_RETENTION_MS, TopicSpec, create_topics
+from sinks.backoff import backoff
+from sinks.config import SinkConfig
+from sinks.delivery import Delivery, Source, Undecodable, latest_per_customer, to_delivery
+from sinks.metrics import DEAD_LETTERED, DELIVERED, LAG, LATENCY
+from sinks.targets import Target, make_target
+from sinks.targets.base import TargetError
+
+log = logging.getLogger("prefstream.sinks")
+
+
+def _source(message: Message) -> Source:
+    return Source(message.topic(), message.partition(), message.offset(), message.key() or b"",
+                  message.value(), message.timestamp()[1])
+
+
+class SinkRunner:
+    """Moves one business unit's profiles from Kafka to its target, batch by batch."""
+
+    def __init__(self, config: SinkConfig, settings: Settings, target: Target | None = None) -> None:
+        self.config = config
+        self.settings = settings
+        self.target = target or make_target(config, settings)
+        self.label = config.name
+        self._pending: list[Source] = []
+        self._batch_started = 0.0
+        self._stopping = threading.Event()
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._failed_writes = 0
+        self._retry_at = 0.0
+
+    def stop(self) -> None:
+        """Ask the loop to flush, commit and return (safe from a signal handler or another thread)."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        """Consume and deliver until `stop()`; then flush the pending batch, commit and close."""
+        create_topics(self.settings, [TopicSpec(self.config.dlq_topic, self.settings.partitions,
+                                                {"cleanup.policy": "delete", "retention.ms": str(DLQ_RETENTION_MS)})])
+        try:
+            self.target.open()
+        except Exception as error:
+            raise TargetError(f"sink {self.label}: {self.target.name} target did not open: {type(error).__name__}: {error}") from None
+        self._producer = Producer(producer_config(self.settings, logger=quiet_logger()))
+        self._consumer = Consumer(consumer_config(self.settings, self.config.group_id, logger=quiet_logger(),
+                                                  **{"statistics.interval.ms": 5000, "stats_cb": lambda _: None}))
+        self._consumer.subscribe([self.config.source_topic], on_revoke=self._on_revoke)
+        try:
+            while not self._stopping.is_set():
+                self._step()
+            self._flush()
+        finally:
+            self._consumer.close()
+            self._producer.flush(10)
+            self.target.close()
+
+    def _step(self) -> None:
+        """Consume what fits in the batch, then flush if the batch is full or old enough."""
+        consumer = self._consumer
+        if self._failed_writes:
+            # Paused: this keeps the group membership alive; a partition assigned since is not
+            # paused, so whatever it yields joins the pending batch.
+            self._pending += [_source(m) for m in consumer.consume(1, timeout=0.1) if not m.error()]
+            if time.monotonic() >= self._retry_at:
+                self._try_flush()
+            return
+        room = self.config.batch_size - len(self._pending)
+        wait = self.config.batch_seconds if not self._pending else max(0.0, self._batch_started + self.config.batch_seconds - time.monotonic())
+        for message in consumer.consume(room, timeout=min(wait, 0.5)):
+            if message.error():
+                log.warning("consumer error: %s", message.error())
+                continue
+            if not self._pending:
+                self._batch_started = time.monotonic()
+            self._pending.append(_source(message))
+        full = len(self._pending) >= self.config.batch_size
+        old = self._pending and time.monotonic() - self._batch_started >= self.config.batch_seconds
+        if full or old:
+            self._try_flush()
+
+    def _try_flush(self) -> None:
+        """Flush; if the target failed the whole batch, keep it, pause consumption and retry later."""
+        try:
+            self._flush()
+        except Exception as error:
+            self._failed_writes += 1
+            log.warning("%s: batch of %d not delivered (%s); retrying", self.label, len(self._pending), type(error).__name__)
+            self._consumer.pause(self._consumer.assignment())
+            self._retry_at = time.monotonic() + backoff(self._failed_writes, self.config.retry)
+            return
+        if self._failed_writes:
+            self._failed_writes = 0
+            self._consumer.resume(self._consumer.assignment())
+
+    def _flush(self) -> None:
+        """Write the pending batch to the target, dead-letter its failures, commit its offsets."""
+        if not self._pending:
+            return
+        batch = self._pending
+        deliveries: list[Delivery] = []
+        dead: list[tuple[Source, str, str]] = []
+        for source in batch:
+            try:
+                deliveries.append(to_delivery(source, self.config))
+            except Undecodable as error:
+                dead.append((source, "undecodable", str(error)))
+        latest = latest_per_customer(deliveries)
+        failures = self.target.write(latest) if latest else []
+        acked_at = time.time()
+        dead += [(f.delivery.source, f.reason, f.error) for f in failures]
+        self._dead_letter(dead)
+        failed = {id(f.delivery) for f in failures}
+        for delivery in latest:
+            if id(delivery) not in failed:
+                LATENCY.labels(self.label).observe(max(0.0, acked_at - delivery.source.timestamp_ms / 1000))
+        DELIVERED.labels(self.label).inc(len(latest) - len(failures))
+        self._commit(batch)
+        self._pending = []
+
+    def _dead_letter(self, dead: list[tuple[Source, str, str]]) -> None:
+        if not dead:
+            return
+        errors: list[str] = []
+        now = datetime.now(UTC)
+        for source, reason, error in dead:
+            headers = dlq_headers(reason, error, f"sink:{self.label}", now,
+                                  topic=source.topic, partition=source.partition, offset=source.offset)
+            self._producer.produce(self.config.dlq_topic, source.value, source.key, headers=headers,
+                                   on_delivery=lambda err, _m: errors.append(str(err)) if err else None)
+            DEAD_LETTERED.labels(self.label, reason).inc()
+            log.warning("%s: record %s/%d@%d dead-lettered: %s", self.label, source.topic, source.partition, source.offset, reason)
+        if self._producer.flush(30) or errors:
+            raise KafkaException(f"dead-letter topic {self.config.dlq_topic} did not acknowledge")
+
+    def _commit(self, batch: list[Source]) -> None:
+        ends: dict[tuple[str, int], int] = {}
+        for source in batch:
+            key = (source.topic, source.partition)
+            ends[key] = max(ends.get(key, -1), source.offset + 1)
+        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in ends.items()]
+        self._consumer.commit(offsets=offsets, asynchronous=False)
+        self._update_lag(ends)
+
+    def _update_lag(self, ends: dict[tuple[str, int], int]) -> None:
+        lag = 0
+        for tp in self._consumer.assignment():
+            _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            position = ends.get((tp.topic, tp.partition))
+            if position is None:
+                committed = self._consumer.position([tp])[0].offset
+                position = committed if committed >= 0 else None
+            if high >= 0 and position is not None:
+                lag += max(0, high - position)
+        LAG.labels(self.label).set(lag)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Before partitions move to another member, deliver and commit what was read from them."""
+        try:
+            self._flush()
+        except Exception as error:  # the new owner redelivers from the last commit
+            log.warning("%s: batch not delivered before rebalance (%s)", self.label, type(error).__name__)
+            self._pending = []
+        self._failed_writes = 0
+        consumer.resume(partitions)
