@@ -15,7 +15,7 @@ from producers.publisher import Publisher, Rejected
 from schemas.codec import decode_event
 from tests.factories import consent, event
 from tests.integration.helpers import read_all
-from tests.integration.producers_support import expected_partition
+from processors.partitioner import partition_for
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_accepted_event_is_on_the_log_under_its_key_and_partition(kafka: Setting
     events.append(event("cust-sync", [], now, event_id=sync.event_id))
     for item, source in zip(accepted, events):
         assert item.topic == EVENTS and item.event_id == source["event_id"]
-        assert item.partition == expected_partition(source["subject"].encode(), kafka.partitions)
+        assert item.partition == partition_for(source["subject"], kafka.partitions)
     wanted = {(a.partition, a.offset): e for a, e in zip(accepted, events)}
     found = read_all(kafka, EVENTS, lambda ms: wanted.keys() <= {(m.partition(), m.offset()) for m in ms})
     for message in found:
