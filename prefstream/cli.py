@@ -157,6 +157,37 @@ def run() -> None:
     run_pipeline(load_settings(), say=console.print)
 
 
+web_app = typer.Typer(help="The web preference center's signed links.", no_args_is_help=True)
+app.add_typer(web_app, name="web")
+
+
+@serve_app.command("web")
+def serve_web(
+    port: int = typer.Option(8080, help="Port on 127.0.0.1."),
+    dev: bool = typer.Option(False, "--dev", help="Throwaway secret if none is set; email confirmation links shown on the page."),
+    print_link: str = typer.Option(None, "--print-link", metavar="CUSTOMER", help="Print a signed link for CUSTOMER on start."),
+) -> None:
+    """The web preference center and its JSON API (PREFSTREAM_WEB_SECRET, PREFSTREAM_PROCESSOR_URL)."""
+    from producers.web.server import serve
+
+    serve(load_settings(), port, dev=dev, link_for=print_link, say=console.print)
+
+
+@web_app.command("link")
+def web_link(
+    customer: str = typer.Argument(..., help="The customer id."),
+    days: int = typer.Option(None, min=1, help="Days the link stays valid (default: the configured link_days)."),
+    port: int = typer.Option(8080, help="Port of the service the link points to (unless PREFSTREAM_WEB_PUBLIC_URL)."),
+) -> None:
+    """Print a signed, expiring preference-center link for one customer."""
+    from producers.web.server import print_link
+
+    try:
+        console.print(print_link(customer, days, port), soft_wrap=True, highlight=False)
+    except ValueError:
+        _fail("not a customer id ([A-Za-z0-9._-], at most 128 characters)", 2)
+
+
 def main() -> None:
     """Entry point: run the command; known failures become one clear line and an exit code."""
     try:
