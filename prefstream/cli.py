@@ -151,6 +151,97 @@ def sink_run(business_unit: str = typer.Argument(..., help="The business unit's 
         _fail(str(error), EXIT_PROBLEM)
 
 
+AUDIT_EXIT_CODES = (
+    "Exit codes: 0 ok; 1 nothing found for the subject (or, for verify, differences found); "
+    "2 bad usage (a malformed subject or time); 3 bad setup (a topic missing); 4 Kafka unreachable."
+)
+_SUBJECT = typer.Argument(None, help="A customer id, or an identifier subject: email:…, phone:…, loyalty:…, social:<platform>:<handle>.")
+_EMAIL = typer.Option(None, "--email", help="An email address instead of CUSTOMER.")
+_PHONE = typer.Option(None, "--phone", help="An E.164 phone number instead of CUSTOMER.")
+_JSON = typer.Option(False, "--json", help="JSON instead of text.")
+
+
+@app.command("history", help=f"A customer's (or identifier's) events in time order, with touchpoint, actor, changes and proof, read from the one partition that holds the key. {AUDIT_EXIT_CODES}")
+def history_command(customer: str = _SUBJECT, email: str = _EMAIL, phone: str = _PHONE, as_json: bool = _JSON) -> None:
+    from processors import audit_cli
+
+    audit_cli.history(audit_cli.subject_of(customer, email, phone), as_json)
+
+
+@app.command("replay", help=f"The profile and reachable view as of a moment (events that occurred at or before it), each field with the event that set it. {AUDIT_EXIT_CODES}")
+def replay_command(
+    customer: str = _SUBJECT, email: str = _EMAIL, phone: str = _PHONE,
+    as_of: str = typer.Option(None, "--as-of", help="ISO 8601 time, e.g. 2026-03-01T12:00:00Z (UTC when no offset); default now."),
+    as_json: bool = _JSON,
+) -> None:
+    from processors import audit_cli
+
+    subject = audit_cli.subject_of(customer, email, phone)
+    audit_cli.replay(subject, audit_cli.moment(as_of, "--as-of"), as_json)
+
+
+@app.command("export", help=f"A data-subject access export as JSON: the full history and the current profile. {AUDIT_EXIT_CODES}")
+def export_command(customer: str = _SUBJECT, email: str = _EMAIL, phone: str = _PHONE) -> None:
+    from processors import audit_cli
+
+    audit_cli.export(audit_cli.subject_of(customer, email, phone))
+
+
+@app.command("verify", help=f"Rebuild every profile from the whole log with the processor's fold and compare with the latest records of customer-profiles; print the differences. {AUDIT_EXIT_CODES}")
+def verify_command(
+    as_json: bool = _JSON,
+    events_topic: str = typer.Option("preference-events", hidden=True),
+    customer_events_topic: str = typer.Option("prefstream-customer-events", hidden=True),
+    profiles_topic: str = typer.Option("customer-profiles", hidden=True),
+) -> None:
+    from processors import audit_cli
+    from processors.logread import Topics
+
+    audit_cli.verify(as_json, Topics(events_topic, customer_events_topic, profiles_topic))
+
+
+@app.command("rebuild")
+def rebuild_command(
+    app_id: str = typer.Option(..., "--app-id", help="The new Faust app id (a new app version: its own group, tables, changelogs)."),
+    web_port: int = typer.Option(6067, help="The new worker's query API port."),
+    data_dir: Path = typer.Option(None, help="The new worker's RocksDB folder (default: <home>/rebuild-<app-id>)."),
+    timeout: float = typer.Option(3600.0, help="Seconds to wait until it has caught up."),
+    keep_running: bool = typer.Option(False, "--keep-running", help="Leave the new worker running once caught up."),
+) -> None:
+    """Reprocess the whole log into fresh processor state under a new app id, for when the fold changes.
+
+    Starts `prefstream process --app-id NEW`, waits until its committed offsets reach the end of
+    preference-events and prefstream-customer-events, then stops it (SIGTERM, by PID). The profiles
+    it re-emits are harmless: sinks upsert guarded by version. Exit codes: 0 caught up; 1 the worker
+    exited or did not catch up in time; 4 Kafka unreachable.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from processors.logread import Topics
+    from processors.rebuild import RebuildFailed, start_worker, stop_worker, wait_caught_up
+
+    settings = load_settings()
+    state = data_dir or settings.home / f"rebuild-{app_id}"
+    log = settings.home / "logs" / f"rebuild-{app_id}.log"
+    worker = start_worker(settings, app_id, web_port, state, log)
+    try:
+        with Progress(TextColumn(f"rebuilding as {app_id}"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("rebuild", total=None)
+            seconds = wait_caught_up(settings, worker, app_id, Topics(), timeout,
+                                     lambda lag: bar.update(task, completed=lag.total - lag.behind, total=lag.total), log)
+    except RebuildFailed as error:
+        stop_worker(worker)
+        _fail(f"{error} (log: {log})", EXIT_PROBLEM)
+    except BaseException:
+        stop_worker(worker)
+        raise
+    if keep_running:
+        console.print(f"{app_id} caught up in {seconds:.1f} s; worker pid {worker.pid} keeps running (state {state}, log {log})")
+        return
+    stop_worker(worker)
+    console.print(f"{app_id} caught up in {seconds:.1f} s and was stopped (state {state}, log {log})")
+
+
 @app.command("run")
 def run() -> None:
     """Run the local pipeline (broker, topics, stages) until Ctrl+C; stops what it started."""
