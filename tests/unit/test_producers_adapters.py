@@ -1,0 +1,227 @@
+"""Pure parsing and mapping of the touchpoint adapters: no broker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from producers import call_center, pos, sms, social
+from producers.http import BadInput
+from producers.publisher import event_problems
+from schemas.codec import decode_event, encode_event
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "pos-export.csv"
+
+
+def valid(event: dict) -> bool:
+    problems, _ = event_problems(event, NOW + timedelta(days=1), timedelta(minutes=5))
+    return not problems and decode_event(encode_event(event)) is not None
+
+
+# -- SMS ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("keyword, intent", [
+    ("STOP", sms.OPT_OUT), ("STOPALL", sms.STOP_ALL), ("UNSUBSCRIBE", sms.OPT_OUT), ("CANCEL", sms.OPT_OUT),
+    ("END", sms.OPT_OUT), ("QUIT", sms.OPT_OUT), ("START", sms.OPT_IN), ("YES", sms.OPT_IN), ("UNSTOP", sms.OPT_IN),
+    ("HELP", sms.HELP), ("INFO", sms.HELP), ("stop please", None), ("hello", None), ("", None),
+])
+def test_keyword_table(keyword: str, intent: str | None) -> None:
+    assert sms.keyword_intent(keyword) == intent
+
+
+@given(st.sampled_from(sorted(sms.KEYWORDS)), st.lists(st.booleans()), st.text(" \t\n", max_size=3), st.text(" \t\n.!", max_size=3))
+def test_keyword_case_and_surrounding_space_do_not_matter(keyword: str, upper: list[bool], before: str, after: str) -> None:
+    mixed = "".join(c.lower() if i < len(upper) and not upper[i] else c for i, c in enumerate(keyword))
+    assert sms.keyword_intent(before + mixed + after) == sms.KEYWORDS[keyword]
+
+
+@pytest.mark.parametrize("intent", [sms.OPT_OUT, sms.STOP_ALL, sms.OPT_IN, sms.HELP])
+def test_every_intent_has_a_branded_reply(intent: str) -> None:
+    assert sms.reply_text(intent, "Acme").startswith("Acme:")
+
+
+def test_stopall_opts_out_and_suppresses_sms() -> None:
+    message = sms.parse_inbound({"from": "+14155550100", "text": " StopAll ", "message_id": "SM1"})
+    event = sms.sms_event(message, sms.keyword_intent(message.text), NOW)
+    assert event["subject"] == "phone:+14155550100" and event["proof"]["method"] == "KEYWORD"
+    assert [c.get("status") or c.get("reason") for c in event["changes"]] == ["OPTED_OUT", "CUSTOMER_REQUEST"]
+    assert event["event_id"] == sms.sms_event(message, sms.STOP_ALL, NOW + timedelta(hours=1))["event_id"]
+    assert valid(event)
+
+
+def test_sms_body_problems_are_all_listed_without_values() -> None:
+    with pytest.raises(BadInput) as caught:
+        sms.parse_inbound({"from": "0415 555", "text": 7, "received_at": "2026-03-01T12:00"})
+    assert {p.path for p in caught.value.problems} == {"from", "text", "message_id", "received_at"}
+    assert "0415" not in str(caught.value)
+
+
+# -- social ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, intent, channels, topics", [
+    ("Please stop emailing me", social.OPT_OUT, ("EMAIL",), ()),
+    ("UNSUBSCRIBE", social.OPT_OUT, social.ev.ALL_CHANNELS, ()),
+    ("no more texts!!", social.OPT_OUT, ("SMS",), ()),
+    ("don't text me", social.OPT_OUT, ("SMS",), ()),
+    ("remove me off your whatsapp list", social.OPT_OUT, ("WHATSAPP",), ()),
+    ("sign me up for emails", social.OPT_IN, ("EMAIL",), ()),
+    ("send me deals by text", social.OPT_IN, ("SMS",), ("sales",)),
+    ("I love your new arrivals and sneakers", social.TOPIC, (), ("new-arrivals", "sneakers")),
+    ("sign me up for emails, actually no, unsubscribe", social.OPT_OUT, ("EMAIL",), ()),
+])
+def test_rule_table(text: str, intent: str, channels: tuple, topics: tuple) -> None:
+    found = social.classify(text)
+    assert (found.intent, found.channels, found.topics) == (intent, channels, topics)
+
+
+@pytest.mark.parametrize("text", ["great shoes", "sign me up", "opt in", "I love this", ""])
+def test_no_preference_without_a_rule_and_its_object(text: str) -> None:
+    assert social.classify(text) is None
+
+
+def test_social_event_subject_and_determinism() -> None:
+    message = social.parse_message({"platform": "Instagram", "handle": "@ann.b", "text": "stop emailing me", "time": "2026-03-01T11:00:00Z"})
+    intent = social.classify(message.text)
+    first, again = social.social_event(message, intent, NOW), social.social_event(message, intent, NOW + timedelta(minutes=1))
+    assert first["subject"] == "social:instagram:ann.b" and first["event_id"] == again["event_id"]
+    assert first["occurred_at"] == datetime(2026, 3, 1, 11, tzinfo=UTC) and valid(first)
+
+
+def test_social_bad_input() -> None:
+    with pytest.raises(BadInput) as caught:
+        social.parse_message({"platform": "insta gram", "handle": "a:b", "text": "", "kind": "post"})
+    assert {p.path for p in caught.value.problems} == {"text", "time", "kind", "handle"}
+
+
+# -- call center -------------------------------------------------------------------------------
+
+def agent_body(**overrides) -> dict:
+    body = {"agent_id": "agent-7", "interaction_id": "call-99", "customer": "cust-42",
+            "proof": {"method": "VERBAL", "recording_ref": "rec-2026-03-01-0099"},
+            "changes": [{"type": "consent", "channel": "PHONE", "status": "OPTED_IN"},
+                        {"type": "topic", "topic": "sales", "subscribed": False},
+                        {"type": "suppression", "channel": "SMS"}]}
+    return body | overrides
+
+
+def test_agent_event_maps_changes_with_defaults_and_proof() -> None:
+    event = call_center.agent_event(agent_body(), NOW)
+    assert event["source"]["actor"] == {"type": "AGENT", "id": "agent-7"}
+    assert event["source"]["interaction_id"] == "call-99" and event["proof"]["recording_ref"] == "rec-2026-03-01-0099"
+    assert event["changes"][0] == {"channel": "PHONE", "contact_point": None, "purpose": "marketing", "status": "OPTED_IN", "expires_at": None}
+    assert event["changes"][2] == {"channel": "SMS", "active": True, "reason": "CUSTOMER_REQUEST"}
+    assert valid(event)
+    assert decode_event(encode_event(event))["changes"] == event["changes"]
+
+
+def test_agent_event_same_request_id_same_event_id() -> None:
+    body = agent_body(request_id="r-1")
+    assert call_center.agent_event(body, NOW)["event_id"] == call_center.agent_event(body, NOW + timedelta(seconds=5))["event_id"]
+
+
+def test_verbal_consent_needs_a_recording_and_all_problems_are_listed() -> None:
+    body = agent_body(agent_id=None, proof={"method": "VERBAL"}, customer="phone:0415",
+                      changes=[{"type": "consent", "channel": "EMAIL"}, {"type": "mood"}, {"type": "topic", "topic": "x", "subscribed": "yes"}])
+    with pytest.raises(BadInput) as caught:
+        call_center.agent_event(body | {"interaction_id": ""}, NOW)
+    assert {p.path for p in caught.value.problems} == {
+        "agent_id", "interaction_id", "customer", "proof.recording_ref", "changes[0].status", "changes[1].type", "changes[2].subscribed"}
+
+
+# -- POS ---------------------------------------------------------------------------------------
+
+def test_example_export_parses_into_valid_events() -> None:
+    lines = list(pos.read_csv(EXAMPLE.read_text()))
+    assert [line.number for line in lines] == [2, 3, 4] and all(not line.problems for line in lines)
+    first = lines[0].event
+    assert first["subject"] == "loyalty:L-5001" and first["source"]["system"] == "store-042/till-3"
+    assert first["occurred_at"] == datetime(2026, 3, 1, 9, 15, tzinfo=UTC) == first["recorded_at"]
+    assert {"kind": "EMAIL", "value": "ann@example.com", "action": "ADD"} in first["changes"]
+    assert first["changes"][0]["contact_point"] == "ann@example.com"
+    assert all(valid(line.event) for line in lines)
+
+
+def test_pos_event_ids_depend_only_on_store_till_transaction_line() -> None:
+    row = {"store": "1", "till": "2", "transaction": "T", "line": "1", "email": "a@b.co", "captured_at": "2026-01-01T00:00:00Z", "choices": "email=in"}
+    same = pos.record_event(row | {"captured_at": "2026-01-02T00:00:00Z", "choices": "sms=out", "phone": "+15550000000"})[0]
+    other = pos.record_event(row | {"line": "2"})[0]
+    assert pos.record_event(row)[0]["event_id"] == same["event_id"] != other["event_id"]
+
+
+def test_pos_bad_lines_report_their_line_numbers_and_reasons() -> None:
+    text = ("store,till,transaction,line,loyalty_id,phone,email,captured_at,choices\n"
+            "1,1,T1,1,,0415 555,,2026-03-01T10:00:00Z,email=in\n"
+            "1,1,T2,1,L1,,,2026-03-01T10:00:00,fax=in;sms=maybe\n"
+            "1,1,T3,1,L1\n"
+            "1,1,T4,1,L1,,,2026-03-01T10:00:00Z,topic:sales=in\n")
+    lines = list(pos.read_csv(text))
+    assert [line.number for line in lines] == [2, 3, 4, 5]
+    assert {p.path for p in lines[0].problems} == {"phone"}
+    assert {p.path for p in lines[1].problems} == {"captured_at", "choices[0]", "choices[1]"}
+    assert lines[2].problems and lines[2].raw == b"1,1,T3,1,L1\n"
+    assert not lines[3].problems
+
+
+def test_jsonl_export() -> None:
+    text = '{"store": "9", "till": 1, "transaction": "X", "line": 1, "phone": "+14155550100", "captured_at": "2026-03-01T10:00:00Z", "choices": "sms=in"}\n\n[1]\n{bad\n'
+    lines = list(pos.read_jsonl(text))
+    assert [line.number for line in lines] == [1, 3, 4] and not lines[0].problems and lines[1].problems and lines[2].problems
+
+
+# -- robustness: random payloads never crash a parser ----------------------------------------
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5), max_leaves=12)
+
+
+def field_dicts(names: list[str]):
+    return st.dictionaries(st.sampled_from(names) | st.text(max_size=8), JSON, max_size=len(names) + 1)
+
+
+def survives(parse, body) -> None:
+    try:
+        event = parse(body)
+    except BadInput as bad:
+        assert bad.problems
+        return
+    if isinstance(event, dict):
+        event_problems(event, NOW, timedelta(minutes=5))
+
+
+@settings(max_examples=400, deadline=None)
+@given(field_dicts(["from", "text", "message_id", "received_at"]))
+def test_sms_parser_never_crashes(body: dict) -> None:
+    survives(sms.parse_inbound, body)
+
+
+@settings(max_examples=400, deadline=None)
+@given(field_dicts(["platform", "handle", "text", "time", "message_id", "kind"]))
+def test_social_parser_never_crashes(body: dict) -> None:
+    survives(lambda b: social.classify(social.parse_message(b).text), body)
+
+
+@settings(max_examples=400, deadline=None)
+@given(field_dicts(["agent_id", "interaction_id", "customer", "occurred_at", "proof", "changes", "request_id"]))
+def test_agent_parser_never_crashes(body: dict) -> None:
+    survives(lambda b: call_center.agent_event(b, NOW), body)
+
+
+@settings(max_examples=400, deadline=None)
+@given(field_dicts(list(pos.FIELDS)))
+def test_pos_record_parser_never_crashes(record: dict) -> None:
+    event, problems = pos.record_event(record)
+    assert (event is None) == bool(problems)
+    if event is not None:
+        event_problems(event, NOW, timedelta(minutes=5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_pos_file_parsers_never_crash(text: str) -> None:
+    list(pos.read_csv(text))
+    list(pos.read_jsonl(text))
