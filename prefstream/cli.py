@@ -242,6 +242,92 @@ def rebuild_command(
     console.print(f"{app_id} caught up in {seconds:.1f} s and was stopped (state {state}, log {log})")
 
 
+pos_app = typer.Typer(help="Store (POS) exports.", no_args_is_help=True)
+app.add_typer(pos_app, name="pos")
+
+
+@pos_app.command("ingest")
+def pos_ingest(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The export file."),
+    format: str = typer.Option(None, "--format", help="csv | jsonl (default: from the file's suffix)."),
+) -> None:
+    """Publish a store export; print accepted and rejected lines (exit 1 if any was rejected)."""
+    from rich.progress import Progress
+
+    from producers.pos_ingest import count_lines, ingest
+    from producers.publisher import Publisher, Unavailable
+
+    form = format or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    if form not in ("csv", "jsonl"):
+        console.print("[red]error:[/] --format must be csv or jsonl")
+        raise typer.Exit(2)
+    settings = load_settings()
+    admin_client(settings)  # KafkaUnreachable (exit 4) before reading anything
+    publisher = Publisher(settings, "pos")
+    try:
+        lines = count_lines(file)
+        with Progress(console=console, transient=True, disable=lines < 1000) as progress:
+            task = progress.add_task(f"ingesting {file.name}", total=lines)
+            report = ingest(publisher, file, form, lambda n: progress.advance(task, n))
+    except Unavailable as error:
+        _fail(f"{error} (nothing after the last acknowledged line is certain; re-run the file, it is idempotent)", EXIT_UNREACHABLE)
+    except UnicodeDecodeError:
+        _fail(f"{file} is not UTF-8 text", EXIT_PROBLEM)
+    finally:
+        publisher.close()
+    console.print(f"{file.name}: {len(report.accepted)} accepted, {len(report.rejected)} rejected")
+    for number, reason, problems in report.rejected:
+        console.print(f"  line {number}: {reason}: " + "; ".join(map(str, problems)), highlight=False)
+    if report.rejected:
+        raise typer.Exit(EXIT_PROBLEM)
+
+
+def _serve(source: str, port: int, build) -> None:
+    """Run one touchpoint service on 127.0.0.1:port with its own publisher."""
+    from producers.http import run as run_service
+    from producers.publisher import Publisher
+
+    settings = load_settings()
+    admin_client(settings)  # KafkaUnreachable (exit 4) before listening
+    publisher = Publisher(settings, source)
+    console.print(f"{source} on http://127.0.0.1:{port} (OpenAPI at /openapi.json, metrics at /metrics)")
+    try:
+        run_service(build(publisher), port)
+    except OSError as error:
+        _fail(f"cannot listen on 127.0.0.1:{port}: {error.strerror}", EXIT_SETUP)
+
+
+@serve_app.command("sms")
+def serve_sms(
+    port: int = typer.Option(8083, help="Port on 127.0.0.1."),
+    brand: str = typer.Option("prefstream", envvar="PREFSTREAM_BRAND", help="Brand name in the reply texts."),
+) -> None:
+    """The inbound SMS keyword webhook (POST /sms/inbound)."""
+    from producers import sms
+
+    _serve("sms", port, lambda publisher: sms.create_app(publisher, brand))
+
+
+@serve_app.command("social")
+def serve_social(port: int = typer.Option(8082, help="Port on 127.0.0.1.")) -> None:
+    """The social messages and mentions webhook (POST /social/messages)."""
+    from producers import social
+
+    _serve("social", port, social.create_app)
+
+
+@serve_app.command("call-center")
+def serve_call_center(
+    port: int = typer.Option(8081, help="Port on 127.0.0.1."),
+    processor_url: str = typer.Option("http://127.0.0.1:6066", envvar="PREFSTREAM_PROCESSOR_URL",
+                                      help="The processor's query API."),
+) -> None:
+    """The agent-desktop API (POST /call-center/events; profile and store-summary reads)."""
+    from producers import call_center
+
+    _serve("call-center", port, lambda publisher: call_center.create_app(publisher, processor_url))
+
+
 @app.command("run")
 def run() -> None:
     """Run the local pipeline (broker, topics, stages) until Ctrl+C; stops what it started."""
