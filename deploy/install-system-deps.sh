@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs the system packages prefstream needs from Debian, only those that are missing.
-# Java runs the Kafka broker; Maven fetches its jars from Maven Central.
+# Installs the Debian packages prefstream needs, only those that are missing.
+#   java, maven   run the Kafka broker; Maven fetches its jars from Maven Central
+#   postgresql    the real PostgreSQL server the SQL sink's tests start on loopback
+#   chromium      the headless browser of the preference-center page tests
 set -euo pipefail
 
 need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
-[ "$#" -gt 0 ] && for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+for pkg in postgresql chromium "$@"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
