@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from schemas.codec import CodecError, decode_profile
@@ -27,14 +27,16 @@ class Source:
 class Delivery:
     """An upsert of a projected profile, or a delete (`profile is None`).
 
-    A delete has the version of the profile that no longer passes the filter, or None for an
-    erasure (a tombstone carries no version).
+    A delete has the version of the profile that no longer passes the filter. An erasure
+    (`erased`, from a tombstone) carries no version of its own; once batched it carries the
+    highest version its batch saw for the customer, if any.
     """
 
     customer_id: str
     version: int | None
     profile: dict[str, Any] | None
     source: Source
+    erased: bool = False
 
     @property
     def deleted(self) -> bool:
@@ -44,7 +46,7 @@ class Delivery:
     def document(self) -> dict[str, Any]:
         """The JSON document webhooks and files receive."""
         return {"customer_id": self.customer_id, "version": self.version, "deleted": self.deleted,
-                "profile": self.profile}
+                "erased": self.erased, "profile": self.profile}
 
     def body(self) -> bytes:
         """The document as compact UTF-8 JSON."""
@@ -62,7 +64,7 @@ def to_delivery(source: Source, config: SinkConfig) -> Delivery:
     except (AttributeError, UnicodeDecodeError):
         raise Undecodable("key is not UTF-8 text") from None
     if source.value is None:
-        return Delivery(customer_id, None, None, source)
+        return Delivery(customer_id, None, None, source, erased=True)
     try:
         profile = decode_profile(source.value)
     except CodecError as error:
@@ -74,9 +76,12 @@ def to_delivery(source: Source, config: SinkConfig) -> Delivery:
 
 def latest_per_customer(deliveries: list[Delivery]) -> list[Delivery]:
     """The last delivery of each customer in arrival order (a key's records share a partition,
-    so arrival order is the profile's order)."""
+    so arrival order is the profile's order). An erasure that supersedes versioned deliveries
+    takes their highest version, so a target can keep it as the erasure's marker."""
     latest: dict[str, Delivery] = {}
     for delivery in deliveries:
-        latest.pop(delivery.customer_id, None)
+        previous = latest.pop(delivery.customer_id, None)
+        if delivery.erased and previous is not None and previous.version is not None:
+            delivery = replace(delivery, version=max(previous.version, delivery.version or 0))
         latest[delivery.customer_id] = delivery
     return list(latest.values())

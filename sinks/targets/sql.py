@@ -35,11 +35,13 @@ ON CONFLICT (customer_id) DO UPDATE
 SET version = excluded.version, updated_at = NULL, deleted = TRUE, profile = NULL
 WHERE excluded.version >= cur.version
 """
-# An erasure tombstone has no version: whatever the row held is erased, its version kept.
+# An erasure always erases; the marker keeps the highest version known (the row's or the batch's).
 _ERASE = """
 INSERT INTO {table} AS cur (customer_id, version, updated_at, deleted, profile)
-VALUES ({p}, 0, NULL, TRUE, NULL)
-ON CONFLICT (customer_id) DO UPDATE SET updated_at = NULL, deleted = TRUE, profile = NULL
+VALUES ({p}, {p}, NULL, TRUE, NULL)
+ON CONFLICT (customer_id) DO UPDATE
+SET updated_at = NULL, deleted = TRUE, profile = NULL,
+    version = CASE WHEN excluded.version > cur.version THEN excluded.version ELSE cur.version END
 """
 _CREATE = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -82,12 +84,12 @@ class SqlTarget:
     def write(self, deliveries: list[Delivery]) -> list[Failure]:
         statements: list[tuple[str, tuple[Any, ...] | None]] = []
         for d in deliveries:
-            if d.profile is not None:
+            if d.erased:
+                statements.append((self._sql["erase"], (d.customer_id, d.version or 0)))
+            elif d.profile is not None:
                 statements.append((self._sql["upsert"], (d.customer_id, d.version, d.profile["updated_at"], _json(d))))
-            elif d.version is not None:
-                statements.append((self._sql["delete"], (d.customer_id, d.version)))
             else:
-                statements.append((self._sql["erase"], (d.customer_id,)))
+                statements.append((self._sql["delete"], (d.customer_id, d.version)))
         self._execute_in_transaction(statements)
         return []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -76,9 +77,13 @@ def test_deliveries_upsert_delete_on_filter_and_erase_on_tombstone() -> None:
                             f.event("cust-1", [f.consent("EMAIL", "OPTED_OUT")], f.at(1))])
     filtered = to_delivery(source(b"cust-1", encode_profile(to_profile(state, profile_time(state)))), config)
     assert filtered.deleted and filtered.version == 2
+    assert not filtered.erased
     erased = to_delivery(source(b"cust-1", None), config)
-    assert erased.deleted and erased.version is None
-    assert json.loads(erased.body()) == {"customer_id": "cust-1", "version": None, "deleted": True, "profile": None}
+    assert erased.deleted and erased.erased and erased.version is None
+    assert json.loads(erased.body()) == {"customer_id": "cust-1", "version": None, "deleted": True, "erased": True,
+                                         "profile": None}
+    # Batched behind the customer's profiles, the erasure carries the highest version it supersedes.
+    assert latest_per_customer([upsert, filtered, erased]) == [replace(erased, version=2)]
 
 
 @given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 9)), max_size=30))

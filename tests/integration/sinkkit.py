@@ -1,0 +1,102 @@
+"""Helpers shared by the sink integration tests and benchmark: profile histories, a source
+topic, a business unit's config, a sink runner in a thread, waiting for a condition."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from confluent_kafka import Producer
+
+from prefstream.kafka_config import producer_config
+from prefstream.settings import Settings
+from prefstream.topics import TopicSpec, create_topics
+from processors.fold import fold, profile_bytes, profile_time
+from sinks.config import SinkConfig, parse_sinks
+from sinks.runner import SinkRunner
+from tests import factories as f
+
+
+def history(customer: str, versions: int, *, email: str = "OPTED_IN") -> list[bytes]:
+    """A customer's profile after each of its first `versions` events (version 1..versions)."""
+    steps = [
+        [f.contact("EMAIL", f"{customer}@example.com", "MAKE_PRIMARY"), f.consent("EMAIL", email)],
+        [f.topic("news", True, ["EMAIL"])],
+        [f.consent("SMS", "OPTED_IN", purpose="service"), f.contact("PHONE", "+15550100")],
+        [f.frequency("WEEKLY", channel="EMAIL")],
+        [f.attribute("size", "M", "Your size?")],
+    ]
+    events = [f.event(customer, steps[i % len(steps)], f.at(i), event_id=f"{customer}-e{i}") for i in range(versions)]
+    profiles = []
+    for count in range(1, versions + 1):
+        state = fold(customer, events[:count])
+        profiles.append(profile_bytes(state, profile_time(state)))
+    return profiles
+
+
+def source_topic(settings: Settings, name: str, partitions: int = 3) -> str:
+    """A fresh compacted profiles topic for one test."""
+    create_topics(settings, [TopicSpec(name, partitions, {"cleanup.policy": "compact"})])
+    return name
+
+
+def produce(settings: Settings, topic: str, records: list[tuple[str, bytes | None]]) -> None:
+    """Produce (customer id, profile bytes or None) records in order, and wait for the acks."""
+    producer = Producer(producer_config(settings))
+    for key, value in records:
+        producer.produce(topic, value, key.encode())
+        producer.poll(0)
+    assert producer.flush(30) == 0
+
+
+def unit(name: str, topic: str, target: dict[str, Any], **settings: Any) -> SinkConfig:
+    """One business unit's config, parsed as from the TOML file."""
+    return parse_sinks({"source_topic": topic, "business_units": {name: {"target": target, **settings}}})[name]
+
+
+@contextmanager
+def running(config: SinkConfig, settings: Settings) -> Iterator[SinkRunner]:
+    """A sink runner in a thread; on exit it is stopped (flush, commit) and joined."""
+    runner = SinkRunner(config, settings)
+    errors: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            runner.run()
+        except BaseException as error:  # surfaced in the test below
+            errors.append(error)
+
+    thread = threading.Thread(target=main, name=f"sink-{config.name}", daemon=True)
+    thread.start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        thread.join(60)
+    assert not thread.is_alive(), "sink did not stop"
+    assert not errors, errors
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `condition` until true; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def settle(read: Callable[[], Any], expected: Any, timeout: float, what: str) -> None:
+    """Wait until `read()` equals `expected`; on timeout, assert it so the difference is shown."""
+    deadline = time.monotonic() + timeout
+    while (found := read()) != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if found != expected:
+        differ = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k)) \
+            if isinstance(found, dict) and isinstance(expected, dict) else []
+        sample = differ[0] if differ else None
+        raise AssertionError(f"{what} did not settle in {timeout} s; differing keys {differ}; first: "
+                             f"found {found.get(sample) if differ else found!r:.600} expected {expected.get(sample) if differ else expected!r:.600}")

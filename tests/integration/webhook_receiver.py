@@ -1,0 +1,88 @@
+"""An aiohttp webhook receiver on 127.0.0.1 for the sink tests and benchmark: checks each
+request's HMAC signature, records the documents per customer in arrival order, and can answer
+503, refuse connections (`down()`), or keep failing for chosen customers."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from aiohttp import web
+
+from sinks.targets.webhook import SIGNATURE_HEADER, sign
+from tests.conftest import free_port
+
+
+class Receiver:
+    """The webhook target of a test; `received[customer]` lists the documents in arrival order."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/profiles"
+        self.status = 200
+        self.failing: set[str] = set()
+        self.received: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.arrivals: list[float] = []
+        self.bad_signatures = 0
+        self.requests = 0
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.requests += 1
+        if not hmac.compare_digest(request.headers.get(SIGNATURE_HEADER, ""), sign(self.secret, body)):
+            self.bad_signatures += 1
+            return web.Response(status=401)
+        document = json.loads(body)
+        if document["customer_id"] in self.failing:
+            return web.Response(status=500)
+        if self.status != 200:
+            return web.Response(status=self.status)
+        self.received[document["customer_id"]].append(document)
+        self.arrivals.append(time.time())
+        return web.Response(status=204)
+
+    async def _up(self) -> None:
+        app = web.Application()
+        app.router.add_post("/profiles", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True).start()
+
+    async def _down(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _call(self, coroutine: Any) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        self._call(self._up())
+        return self
+
+    def down(self) -> None:
+        """Stop listening: connections are refused."""
+        self._call(self._down())
+
+    def up(self) -> None:
+        """Listen again on the same port."""
+        self._call(self._up())
+
+    def stop(self) -> None:
+        self._call(self._down())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def latest(self) -> dict[str, dict[str, Any]]:
+        """Each customer's last received document."""
+        return {customer: documents[-1] for customer, documents in self.received.items() if documents}
