@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from producers import events as ev
-from producers.http import BadInput, error_response, error_responses, openapi_document, publish, read_object, service_app
+from producers.http import DLQ_KEY, BadInput, error_response, error_responses, openapi_document, publish, read_object, service_app
 from producers.publisher import Publisher
 from schemas.subjects import LOYALTY, subject_problem
 from schemas.validation import Problem
@@ -129,7 +129,7 @@ def create_app(publisher: Publisher, processor_url: str = DEFAULT_PROCESSOR_URL,
 
     async def record(request: web.Request) -> web.Response:
         event = agent_event(await read_object(request), datetime.now(UTC))
-        request["dlq_key"] = event["subject"].encode()
+        request[DLQ_KEY] = event["subject"].encode()
         return web.json_response(await publish(request, event), status=202)
 
     async def profile(request: web.Request) -> web.Response:

@@ -19,6 +19,8 @@ from schemas.validation import Problem
 
 MAX_BODY = 64 * 1024
 PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher", Publisher)
+RAW: web.RequestKey[bytes] = web.RequestKey("raw", bytes)
+DLQ_KEY: web.RequestKey[bytes] = web.RequestKey("dlq_key", bytes)
 
 
 class BadInput(Exception):
@@ -48,9 +50,9 @@ async def read_body(request: web.Request, max_bytes: int = MAX_BODY) -> bytes:
     """The raw body, at most `max_bytes`; a larger one is BadInput(413) with its head kept for the DLQ."""
     raw = await request.content.read(max_bytes + 1)
     if len(raw) > max_bytes:
-        request["raw_head"] = raw[:max_bytes]
+        request[RAW] = raw[:max_bytes]
         raise BadInput(413, "body_too_large", [Problem("$", f"body larger than {max_bytes} bytes")])
-    request["raw"] = raw
+    request[RAW] = raw
     return raw
 
 
@@ -80,9 +82,9 @@ async def rejections(request: web.Request, handler: Handler) -> web.StreamRespon
     try:
         return await handler(request)
     except BadInput as bad:
-        raw = request.get("raw", request.get("raw_head", b""))
+        raw = request.get(RAW, b"")
         try:
-            await publisher.reject_raw(request.get("dlq_key"), raw, bad.reason, str(bad))
+            await publisher.reject_raw(request.get(DLQ_KEY), raw, bad.reason, str(bad))
         except Unavailable:
             return error_response(503, "Kafka is unavailable; the input was not recorded, retry later")
         return error_response(bad.status, "invalid input", bad.problems)

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from producers import events as ev
-from producers.http import BadInput, accepted_schema, error_responses, openapi_document, publish, read_object, service_app
+from producers.http import DLQ_KEY, BadInput, accepted_schema, error_responses, openapi_document, publish, read_object, service_app
 from producers.publisher import Publisher
 from schemas.subjects import E164
 from schemas.validation import Problem
@@ -134,7 +134,7 @@ def create_app(publisher: Publisher, brand: str = "prefstream", *, close_publish
 
     async def inbound(request: web.Request) -> web.Response:
         message = parse_inbound(await read_object(request))
-        request["dlq_key"] = f"phone:{message.phone}".encode()
+        request[DLQ_KEY] = f"phone:{message.phone}".encode()
         intent = keyword_intent(message.text)
         if intent is None:
             return web.json_response({"keyword": None, "intent": None, "reply": None, "event_id": None})

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from producers import events as ev
-from producers.http import BadInput, error_responses, openapi_document, publish, read_object, service_app
+from producers.http import DLQ_KEY, BadInput, error_responses, openapi_document, publish, read_object, service_app
 from producers.publisher import Publisher
 from schemas.subjects import SOCIAL
 from schemas.validation import Problem
@@ -182,7 +182,7 @@ def create_app(publisher: Publisher, *, close_publisher: bool = True) -> web.App
 
     async def receive(request: web.Request) -> web.Response:
         message = parse_message(await read_object(request))
-        request["dlq_key"] = message.subject.encode()
+        request[DLQ_KEY] = message.subject.encode()
         intent = classify(message.text)
         if intent is None:
             return web.json_response({"status": "no preference found", "intent": None, "event_id": None})
