@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from prefstream.kafka_config import consumer_config, quiet_logger
 from prefstream.settings import Settings
@@ -77,17 +77,24 @@ def stop_worker(worker: subprocess.Popen[bytes], grace: float = 30.0) -> None:
 
 def wait_caught_up(settings: Settings, worker: subprocess.Popen[bytes], app_id: str, topics: Topics, timeout: float,
                    progress: Callable[[Lag], None] = lambda lag: None, log: Path | None = None) -> float:
-    """Seconds until the new app's committed offsets reach the input topics' end offsets."""
-    began = time.monotonic()
+    """Seconds until the new app's committed offsets reach the input topics' end offsets (on two
+    checks a second apart, so identifier events it re-sent to customer-events are counted too)."""
+    began, caught_up = time.monotonic(), False
     with LogReader(settings) as reader:
         while True:
             if worker.poll() is not None:
                 tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log and log.exists() else []
                 raise RebuildFailed(f"the worker exited with code {worker.returncode}" + (f": {tail[0][:200]}" if tail else ""))
-            lag = group_lag(settings, reader, app_id, [topics.events, topics.customer_events])
-            progress(lag)
-            if lag.behind == 0:
-                return time.monotonic() - began
+            try:
+                lag = group_lag(settings, reader, app_id, [topics.events, topics.customer_events])
+            except KafkaException:  # e.g. the group's coordinator is still loading: ask again
+                lag = None
+            if lag is not None:
+                progress(lag)
+                if lag.behind == 0 and caught_up:  # twice in a row: re-sent copies have landed too
+                    return time.monotonic() - began
+            caught_up = lag is not None and lag.behind == 0
             if time.monotonic() - began > timeout:
-                raise RebuildFailed(f"not caught up after {timeout:.0f} s: {lag.behind} of {lag.total} records still to process")
+                left = f"{lag.behind} of {lag.total} records still to process" if lag else "no committed offsets readable"
+                raise RebuildFailed(f"not caught up after {timeout:.0f} s: {left}")
             time.sleep(1.0)
