@@ -61,6 +61,8 @@ class SinkConfig:
     batch_seconds: float
     metrics_port: int | None
     metrics_host: str
+    session_timeout_seconds: float = 10.0
+    instance_id: str | None = None
     source_topic: str = PROFILES
 
     @property
@@ -117,7 +119,7 @@ def _unit(name: str, unit: dict[str, Any], defaults: dict[str, Any], source: str
     if not _NAME.fullmatch(name):
         raise ConfigError(f"{origin}: business unit name {name!r} must be lowercase letters, digits, '-' or '_'")
     known = {"sections", "purposes", "include_provenance", "filter", "target", "retry", "batch_size",
-             "batch_seconds", "metrics_port", "metrics_host"}
+             "batch_seconds", "metrics_port", "metrics_host", "session_timeout_seconds", "instance_id"}
     unknown = sorted(set(unit) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
@@ -143,6 +145,8 @@ def _unit(name: str, unit: dict[str, Any], defaults: dict[str, Any], source: str
         batch_seconds=_positive(setting.get("batch_seconds", 1.0), "batch_seconds", where, float),
         metrics_port=port,
         metrics_host=str(setting.get("metrics_host", "127.0.0.1")),
+        session_timeout_seconds=_positive(setting.get("session_timeout_seconds", 10.0), "session_timeout_seconds", where, float),
+        instance_id=str(unit["instance_id"]) if unit.get("instance_id") else None,
         source_topic=source,
     )
 

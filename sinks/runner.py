@@ -65,8 +65,11 @@ class SinkRunner:
         except Exception as error:
             raise TargetError(f"sink {self.label}: {self.target.name} target did not open: {type(error).__name__}: {error}") from None
         self._producer = Producer(producer_config(self.settings, logger=quiet_logger()))
-        self._consumer = Consumer(consumer_config(self.settings, self.config.group_id, logger=quiet_logger(),
-                                                  **{"statistics.interval.ms": 5000, "stats_cb": lambda _: None}))
+        overrides = {"statistics.interval.ms": 5000, "stats_cb": lambda _: None,
+                     "session.timeout.ms": int(self.config.session_timeout_seconds * 1000)}
+        if self.config.instance_id:  # static membership: a restarted replica gets its partitions back at once
+            overrides["group.instance.id"] = self.config.instance_id
+        self._consumer = Consumer(consumer_config(self.settings, self.config.group_id, logger=quiet_logger(), **overrides))
         self._consumer.subscribe([self.config.source_topic], on_revoke=self._on_revoke)
         try:
             while not self._stopping.is_set():

@@ -26,7 +26,7 @@ class Receiver:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/profiles"
         self.status = 200
-        self.failing: set[str] = set()
+        self.failing: dict[str, int] = {}  # customer -> the status it always gets
         self.received: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.arrivals: list[float] = []
         self.bad_signatures = 0
@@ -43,7 +43,7 @@ class Receiver:
             return web.Response(status=401)
         document = json.loads(body)
         if document["customer_id"] in self.failing:
-            return web.Response(status=500)
+            return web.Response(status=self.failing[document["customer_id"]])
         if self.status != 200:
             return web.Response(status=self.status)
         self.received[document["customer_id"]].append(document)

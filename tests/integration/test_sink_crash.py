@@ -1,0 +1,101 @@
+"""kill -9 of `prefstream sink run` mid-batch while profiles flow, then a restart: the target
+holds the latest profile of every customer (offsets were committed only after the target's ack).
+A SIGTERM then stops it cleanly: flush, commit, exit 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+from prefstream.kafka_config import consumer_config
+from prefstream.settings import Settings
+from tests.integration.sinkkit import history, produce, settle, source_topic, wait_until
+
+CUSTOMERS = [f"cust-{i}" for i in range(60)]
+VERSIONS = 5
+
+
+class Sink:
+    """`python -m prefstream sink run BU` as a subprocess in its own process group."""
+
+    def __init__(self, settings: Settings, config: Path, name: str, log: Path) -> None:
+        env = {**os.environ, "KAFKA_BOOTSTRAP": settings.bootstrap_servers, "PREFSTREAM_SINKS": str(config),
+               "PREFSTREAM_PARTITIONS": str(settings.partitions)}
+        with log.open("ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "prefstream", "sink", "run", name], stdout=out,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                            start_new_session=True)
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+def rows(database: Path) -> dict[str, int]:
+    if not database.exists():
+        return {}
+    try:
+        with sqlite3.connect(database) as connection:
+            return dict(connection.execute("SELECT customer_id, version FROM crm WHERE NOT deleted").fetchall())
+    except sqlite3.OperationalError:  # the table is not created yet
+        return {}
+
+
+def committed(settings: Settings, group: str, topic: str, partitions: int) -> int:
+    consumer = Consumer(consumer_config(settings, group))
+    try:
+        offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    finally:
+        consumer.close()
+    return sum(max(0, tp.offset) for tp in offsets)
+
+
+def test_kill_9_mid_batch_then_restart_holds_every_latest_profile(kafka: Settings, unique: str, tmp_path: Path) -> None:
+    topic = source_topic(kafka, f"profiles-{unique}")
+    database, name = tmp_path / "crm.db", f"crm-{unique}"
+    config = tmp_path / "sinks.toml"
+    config.write_text(f"""
+source_topic = "{topic}"
+[business_units.{name}]
+sections = ["contact_points", "consents"]
+batch_size = 40
+batch_seconds = 0.3
+instance_id = "crm-replica-1"  # static membership: the restart resumes without a session timeout
+[business_units.{name}.target]
+type = "sql"
+dsn = "sqlite:///{database}"
+table = "crm"
+""")
+    histories = {c: history(c, VERSIONS) for c in CUSTOMERS}
+    log = tmp_path / "sink.log"
+
+    def flow() -> None:
+        for v in range(VERSIONS):
+            for start in range(0, len(CUSTOMERS), 30):
+                produce(kafka, topic, [(c, histories[c][v]) for c in CUSTOMERS[start:start + 30]])
+
+    first = Sink(kafka, config, name, log)
+    producer = threading.Thread(target=flow)
+    producer.start()
+    wait_until(lambda: len(rows(database)) >= 20, 60, f"the first rows ({log.read_text()[-500:] if log.exists() else ''})")
+    first.kill()
+    producer.join()
+    assert first.process.returncode == -signal.SIGKILL
+    before = rows(database)
+    total = len(CUSTOMERS) * VERSIONS
+    assert committed(kafka, f"prefstream-sink-{name}", topic, 3) < total, "killed after everything was done"
+
+    second = Sink(kafka, config, name, log)
+    settle(lambda: rows(database), {c: VERSIONS for c in CUSTOMERS}, 60, "every customer's latest version")
+    assert all(rows(database)[c] >= v for c, v in before.items())  # nothing regressed across the crash
+    wait_until(lambda: committed(kafka, f"prefstream-sink-{name}", topic, 3) == total, 30, "the final commit")
+    second.process.send_signal(signal.SIGTERM)
+    assert second.process.wait(30) == 0, log.read_text()[-2000:]
+    assert "stopped after flushing and committing" in log.read_text()
