@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -94,6 +94,11 @@ def verification_json(verification: Verification) -> dict[str, Any]:
                              "actual_version": _version(d.actual)} for d in verification.differences]}
 
 
+def _when(moment: datetime) -> str:
+    """A time for a text column: UTC, to the second, e.g. `2026-03-01 12:00:00Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 def _actor(event: dict[str, Any]) -> str:
     actor = event["source"]["actor"]
     return f"{actor['type']}:{actor['id']}" if actor["id"] else actor["type"]
@@ -114,7 +119,7 @@ def history_text(history: History) -> RenderableType:
     for entry in history.entries:
         event = entry.event
         via = "" if event["subject"] == history.subject else f"\nvia {event['subject']}"
-        table.add_row(event["occurred_at"].isoformat(), event["event_id"] + via,
+        table.add_row(_when(event["occurred_at"]), event["event_id"] + via,
                       f"{event['source']['touchpoint']}\n{event['source']['system']}", _actor(event),
                       "\n".join(describe_change(change) for change in event["changes"]), _proof(event["proof"]))
     notes = []
@@ -129,18 +134,18 @@ def history_text(history: History) -> RenderableType:
 
 def _provenance(prov: dict[str, Any]) -> str:
     actor = f"{prov['actor_type']}:{prov['actor_id']}" if prov["actor_id"] else prov["actor_type"]
-    return f"{prov['event_id']} {prov['occurred_at'].isoformat()} {prov['touchpoint']} {actor} {_proof(prov['proof'])}"
+    return f"{prov['event_id']} {_when(prov['occurred_at'])} {prov['touchpoint']} {actor} {_proof(prov['proof'])}"
 
 
 def _field(section: str, item: dict[str, Any]) -> tuple[str, str]:
     shown = {k: v for k, v in item.items() if k != "provenance" and v not in (None, [])}
-    return section, " ".join(f"{k}={v.isoformat() if isinstance(v, datetime) else v}" for k, v in shown.items())
+    return section, " ".join(f"{k}={_when(v) if isinstance(v, datetime) else v}" for k, v in shown.items())
 
 
 def replay_text(replay: Replay) -> RenderableType:
     """A replayed profile: every field with the event that set it, then the reachable view."""
     profile = replay.profile()
-    heading = Text(f"{replay.subject} as of {replay.at.isoformat()} ({replay.events} events folded)", style="bold")
+    heading = Text(f"{replay.subject} as of {_when(replay.at)} ({replay.events} events folded)", style="bold")
     if profile is None:
         return Group(heading, Text("erased: the customer asked to be forgotten and has said nothing since"))
     fields = Table()
@@ -151,7 +156,7 @@ def replay_text(replay: Replay) -> RenderableType:
         items.append(("quiet_hours", profile["quiet_hours"]))
     for section, item in items:
         fields.add_row(*_field(section, item), _provenance(item["provenance"]))
-    reach = Table("channel", "allowed", "reason", title=f"reachable at {replay.at.isoformat()}", title_justify="left")
+    reach = Table("channel", "allowed", "reason", title=f"reachable at {_when(replay.at)}", title_justify="left")
     for row in profile["reachable"]:
         reach.add_row(row["channel"], "yes" if row["allowed"] else "no", row["reason"])
     return Group(heading, fields, reach)
