@@ -15,20 +15,26 @@ Folding goes through `processors.fold` only; this module does the I/O around it.
 
 from __future__ import annotations
 
+import logging
+import time
+
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from prefstream.dlq import dlq_headers
 from prefstream.settings import Settings
 from prefstream.topics import CUSTOMER_EVENTS, DLQ, EVENTS, IDENTITY_LINKS, PROFILES, TopicSpec
 from processors import metrics, parking
+from processors.admission import MAX_FUTURE_SKEW
 from processors.durable_table import DurableTable
-from processors.fold import apply, empty_state, identities, is_erased, is_restrictive, profile_bytes, profile_time
+from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
+from processors.redelivery import RedeliveryWindow
+from processors.routing import restricts_contact
 from processors.state_codec import decode_state, encode_state
 from processors.views import register_views
 from schemas.codec import CodecError, decode_event
@@ -36,8 +42,11 @@ from schemas.subjects import is_customer_id
 from schemas.validation import validate_event
 
 APP_ID = "prefstream-processor"
+SOURCE_TOPICS = (EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS)
+STALL_CHECK_SECONDS = 5.0
+STALL_IDLE_SECONDS = 5.0
 TABLES = ("profiles", "identities", "parked")
-MAX_FUTURE_SKEW = timedelta(minutes=5)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,11 +107,11 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         )
         await topics[DLQ].send(key=message.key, value=message.value, headers=headers)
 
-    async def fold_into(customer: str, event: dict[str, Any]) -> None:
+    async def fold_into(customer: str, event: dict[str, Any], redelivery: bool) -> None:
         raw = profiles.get(customer)
         before = decode_state(raw) if raw is not None else empty_state(customer)
         after = apply(before, event)
-        if after == before:
+        if after == before and not redelivery:
             metrics.EVENTS_DUPLICATE.inc()
             return
         metrics.EVENTS_FOLDED.inc()
@@ -114,7 +123,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
             metrics.PROFILES_EMITTED.inc()
             await topics[PROFILES].send(key=customer.encode(), value=profile_bytes(after, profile_time(after)))
         old_ids, new_ids = set(identities(before)), set(identities(after))
-        for identifier in sorted(new_ids - old_ids):
+        for identifier in sorted(new_ids if redelivery else new_ids - old_ids):
             await topics[IDENTITY_LINKS].send(key=identifier.encode(), value=customer.encode())
         for identifier in sorted(old_ids - new_ids):
             await topics[IDENTITY_LINKS].send(key=identifier.encode(), value=None)
@@ -131,7 +140,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
                 await topics[CUSTOMER_EVENTS].send(key=customer, value=record)
             await parked.delete(identifier)
 
-    async def on_event(message: Any) -> None:
+    async def on_event(message: Any, redelivery: bool) -> None:
         try:
             event = decode_event(message.value)
         except CodecError as error:
@@ -143,36 +152,71 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
             await reject(message, "invalid", "; ".join(f"{p.path}: {p.message}" for p in problems))
             return
         if message.topic == CUSTOMER_EVENTS:
-            await fold_into(message.key.decode(), event)
+            await fold_into(message.key.decode(), event, redelivery)
             return
         subject = event["subject"]
         if is_customer_id(subject):
-            await fold_into(subject, event)
+            await fold_into(subject, event, redelivery)
             return
+        if restricts_contact(event):
+            await fold_into(subject, event, redelivery)  # the bare identifier is suppressed at once
         customer = identity.get(subject)
         if customer is not None:
             await topics[CUSTOMER_EVENTS].send(key=customer, value=message.value)
             return
         metrics.IDENTIFIERS_PARKED.inc()
         await parked.set(subject, parking.add(parked.get(subject), message.value))
-        if restricts_contact(event):
-            await fold_into(subject, event)  # suppress the bare identifier at once
+
+    async def end_offset(tp: TP) -> int | None:
+        return (await app.consumer.highwaters(tp)).get(tp)
+
+    window = RedeliveryWindow(end_offset)
+
+    progress: dict[TP, tuple[int, int]] = {}  # source partition -> (generation, next offset to fold)
+    last_folded = [time.monotonic()]
 
     @app.agent(source, concurrency=1)
     async def fold_events(stream: faust.StreamT) -> None:
         event: EventT
         async for event in stream.events():
             message = event.message
+            last_folded[0] = time.monotonic()
+            progress[message.tp] = (message.generation_id, message.offset + 1)
+            redelivery = await window.contains(message.tp, message.generation_id, message.offset)
             with metrics.FOLD_SECONDS.time():
                 if message.topic == IDENTITY_LINKS:
                     await on_link(message.key.decode(), message.value)
                 else:
-                    await on_event(message)
+                    await on_event(message, redelivery)
 
-    register_views(app, tables["profiles"])
+    @app.timer(STALL_CHECK_SECONDS)
+    async def resume_stalled_partitions() -> None:
+        """Re-read a source partition that has unread records while the worker sits idle.
+
+        A watchdog for the fetcher: after a restart with a backlog, faust-streaming 0.15.3 was
+        seen leaving some partitions of the processor's own topics unfetched for good (their
+        committed offset frozen below the end, while every other partition was done). Nothing
+        is lost by re-reading: the fold is idempotent.
+        """
+        if app.rebalancing or not app.tables.recovery.completed.is_set():
+            return
+        if time.monotonic() - last_folded[0] < STALL_IDLE_SECONDS:
+            return
+        generation = app.consumer_generation_id
+        sources = [tp for tp in app.consumer.assignment() if tp.topic in SOURCE_TOPICS]
+        ends = await app.consumer.highwaters(*sources) if sources else {}
+        for tp in sources:
+            seen = progress.get(tp)
+            position = seen[1] if seen and seen[0] == generation else app.consumer._committed_offset.get(tp)
+            end = ends.get(tp)
+            if position is None or end is None or position >= end:
+                continue
+            log.warning("partition %s[%d] idle with %d unread records; re-reading from offset %d",
+                        tp.topic, tp.partition, end - position, position)
+            metrics.STALLED_PARTITIONS_RESUMED.inc()
+            app.consumer.resume_partitions([tp])
+            await app.consumer.seek(tp, position)
+
+    register_views(app, tables["profiles"], tables["identities"])
     return app
 
-
-def restricts_contact(event: dict[str, Any]) -> bool:
-    """Whether an event opts out, unsubscribes or suppresses: acted on even before resolution."""
-    return any(is_restrictive(change) for change in event["changes"])

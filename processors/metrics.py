@@ -17,3 +17,6 @@ FOLD_SECONDS = Histogram(
     buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
 )
 CONSUMER_LAG = Gauge("prefstream_processor_consumer_lag", "Records not yet processed, per topic", ["topic"])
+STALLED_PARTITIONS_RESUMED = Counter(
+    "prefstream_processor_stalled_partitions_resumed_total", "Idle source partitions with unread records that were re-read"
+)

@@ -36,8 +36,8 @@ def parse_time(text: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def register_views(app: faust.App, profiles: faust.Table) -> None:
-    """Add the profile, reachability, health, readiness and metrics views to `app`."""
+def register_views(app: faust.App, profiles: faust.Table, identities: faust.Table) -> None:
+    """Add the profile, reachability, identity, health, readiness and metrics views to `app`."""
 
     def current_state(customer_id: str) -> Any | None:
         raw = profiles.get(customer_id)
@@ -71,6 +71,15 @@ def register_views(app: faust.App, profiles: faust.Table) -> None:
                 self, request, customer_id,
                 lambda state, at: {"customer_id": customer_id, "at": at, "reachable": reachable(state, at)},
             )
+
+    @app.page("/identities/{identifier}/")
+    class IdentityView(View):
+        @app.table_route(table=identities, match_info="identifier")
+        async def get(self, request: Request, identifier: str) -> Response:
+            customer = identities.get(identifier)
+            if customer is None:
+                return self.json({"error": "no customer claims this identifier"}, status=404)
+            return self.json({"customer_id": customer.decode()})
 
     @app.page("/health/")
     class HealthView(View):
