@@ -5,8 +5,8 @@ POST /call-center/events             record changes (agent_id and interaction_id
                                      proof method VERBAL needs the call's recording_ref)
 GET  /call-center/profiles/{subject}  the processor's current profile of a customer id
 GET  /stores/loyalty/{loyalty_id}/summary   a short summary for store staff; asks the processor
-                                     for /profiles/loyalty:<id>/ (needs the processor to resolve
-                                     identifiers in its profile view)
+                                     which customer claims loyalty:<id> (/identities/loyalty:<id>/),
+                                     then for that customer's profile
 A processor that does not answer gives 502 with a clear message.
 """
 
@@ -117,7 +117,7 @@ def openapi() -> dict[str, Any]:
             "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": proxied}},
         "/stores/loyalty/{loyalty_id}/summary": {"get": {
-            "summary": "A customer's summary by loyalty id (needs identifier lookup in the processor)",
+            "summary": "A customer's summary by loyalty id (the processor resolves the loyalty id to its customer)",
             "parameters": [{"name": "loyalty_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": proxied}},
     }, schemas)
@@ -146,10 +146,15 @@ def create_app(publisher: Publisher, processor_url: str = DEFAULT_PROCESSOR_URL,
         loyalty_id = request.match_info["loyalty_id"]
         if not LOYALTY.fullmatch(loyalty_id):
             return error_response(400, "invalid loyalty id", [Problem("loyalty_id", "not a valid loyalty id")])
-        answer = await _processor_get(request, f"/profiles/loyalty:{loyalty_id}/")
+        answer = await _processor_get(request, f"/identities/loyalty:{loyalty_id}/")
         if isinstance(answer, web.Response):
             return answer
         status, body = answer
+        if status == 200 and isinstance(body, dict):
+            answer = await _processor_get(request, f"/profiles/{quote(body['customer_id'], safe='')}/")
+            if isinstance(answer, web.Response):
+                return answer
+            status, body = answer
         if status == 200 and isinstance(body, dict):
             return web.json_response(summary(body))
         return web.json_response(body, status=status if status == 404 else 502)
