@@ -111,10 +111,13 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         raw = profiles.get(customer)
         before = decode_state(raw) if raw is not None else empty_state(customer)
         after = apply(before, event)
-        if after == before and not redelivery:
+        if after != before:
+            metrics.EVENTS_FOLDED.inc()
+        elif redelivery:
+            metrics.OUTPUTS_REEMITTED.inc()
+        else:
             metrics.EVENTS_DUPLICATE.inc()
             return
-        metrics.EVENTS_FOLDED.inc()
         await profiles.set(customer, encode_state(after))
         if is_erased(after):
             metrics.TOMBSTONES_EMITTED.inc()
@@ -168,7 +171,9 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         await parked.set(subject, parking.add(parked.get(subject), message.value))
 
     async def end_offset(tp: TP) -> int | None:
-        return (await app.consumer.highwaters(tp)).get(tp)
+        # The end offset cached from the fetch that brought this record: never a call into the
+        # consumer thread, which may itself be waiting for this agent to drain its buffer.
+        return app.consumer.highwater(tp)
 
     window = RedeliveryWindow(end_offset)
 

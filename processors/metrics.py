@@ -5,6 +5,9 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_FOLDED = Counter("prefstream_processor_events_folded_total", "Events folded into a profile")
+OUTPUTS_REEMITTED = Counter(
+    "prefstream_processor_outputs_reemitted_total", "Unchanged folds of possibly redelivered records whose outputs were sent again"
+)
 EVENTS_DUPLICATE = Counter("prefstream_processor_events_duplicate_total", "Redelivered events that changed nothing")
 EVENTS_REJECTED = Counter("prefstream_processor_events_rejected_total", "Records sent to the DLQ", ["reason"])
 PROFILES_EMITTED = Counter("prefstream_processor_profiles_emitted_total", "Profiles produced to customer-profiles")

@@ -11,10 +11,13 @@ from typing import Any
 
 import faust
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from processors.fold import is_erased, reachable, to_profile
 from processors.state_codec import decode_state
+
+# Prometheus text format; aiohttp >= 3.12 refuses a charset inside content_type (UTF-8 is the default)
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
 def jsonable(value: Any) -> Any:
@@ -99,4 +102,4 @@ def register_views(app: faust.App, profiles: faust.Table, identities: faust.Tabl
     @app.page("/metrics/")
     class MetricsView(View):
         async def get(self, request: Request) -> Response:
-            return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+            return self.bytes(generate_latest(), content_type=METRICS_CONTENT_TYPE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from prefstream.dlq import read_headers
 from prefstream.settings import Settings
 from prefstream.topics import DLQ, PROFILES, create_topics
 from processors.fold import fold, profile_time, to_profile
+from processors.routing import restricts_contact
 from schemas.codec import decode_profile, encode_event, encode_profile
 from tests import factories as f
 from tests.integration.helpers import Worker, publish, read_all, read_latest
@@ -103,6 +105,14 @@ def test_out_of_order_duplicated_multi_touchpoint_events_give_the_offline_profil
     assert status == 200 and set(body["reachable"]) == {"EMAIL", "SMS", "PUSH", "PHONE", "DIRECT_MAIL", "WHATSAPP"}
     assert worker.get(f"/profiles/{unique}-nobody/")[0] == 404
     assert worker.get(f"/profiles/{customer}/?at=yesterday")[0] == 400
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics/", timeout=5) as response:
+        metrics = response.read().decode()
+    folded = next(line for line in metrics.splitlines() if line.startswith("prefstream_processor_events_folded_total"))
+    also_under_identifier = [e for events in by_customer.values() for e in events
+                             if e["subject"].startswith("email:") and restricts_contact(e)]
+    assert float(folded.split()[-1]) == sum(len(events) for events in by_customer.values()) + len(also_under_identifier)
+    owner = f"{unique}.c0@example.com"
+    assert worker.get(f"/identities/email:{owner}/") == (200, {"customer_id": customer})
 
 
 def test_poison_records_go_to_the_dlq_and_the_stream_goes_on(kafka: Settings, worker_factory, unique: str) -> None:
