@@ -51,6 +51,8 @@ class SinkRunner:
         self._producer: Producer | None = None
         self._failed_writes = 0
         self._retry_at = 0.0
+        self._committed: dict[tuple[str, int], int] = {}
+        self._lag_due = 0.0
 
     def stop(self) -> None:
         """Ask the loop to flush, commit and return (safe from a signal handler or another thread)."""
@@ -65,8 +67,7 @@ class SinkRunner:
         except Exception as error:
             raise TargetError(f"sink {self.label}: {self.target.name} target did not open: {type(error).__name__}: {error}") from None
         self._producer = Producer(producer_config(self.settings, logger=quiet_logger()))
-        overrides = {"statistics.interval.ms": 5000, "stats_cb": lambda _: None,
-                     "session.timeout.ms": int(self.config.session_timeout_seconds * 1000)}
+        overrides: dict[str, object] = {"session.timeout.ms": int(self.config.session_timeout_seconds * 1000)}
         if self.config.instance_id:  # static membership: a restarted replica gets its partitions back at once
             overrides["group.instance.id"] = self.config.instance_id
         self._consumer = Consumer(consumer_config(self.settings, self.config.group_id, logger=quiet_logger(), **overrides))
@@ -74,11 +75,17 @@ class SinkRunner:
         try:
             while not self._stopping.is_set():
                 self._step()
-            self._flush()
+            self._final_flush()
         finally:
             self._consumer.close()
             self._producer.flush(10)
             self.target.close()
+
+    def _final_flush(self) -> None:
+        try:
+            self._flush()
+        except Exception as error:  # nothing of the batch was committed: a restart redelivers it
+            log.warning("%s: last batch not delivered at shutdown (%s)", self.label, type(error).__name__)
 
     def _step(self) -> None:
         """Consume what fits in the batch, then flush if the batch is full or old enough."""
@@ -103,6 +110,7 @@ class SinkRunner:
         old = self._pending and time.monotonic() - self._batch_started >= self.config.batch_seconds
         if full or old:
             self._try_flush()
+        self._update_lag({})
 
     def _try_flush(self) -> None:
         """Flush; if the target failed the whole batch, keep it, pause consumption and retry later."""
@@ -168,15 +176,17 @@ class SinkRunner:
         self._update_lag(ends)
 
     def _update_lag(self, ends: dict[tuple[str, int], int]) -> None:
+        """Records on the assigned partitions past the committed offsets (asks the broker at most every 5 s)."""
+        self._committed.update(ends)
+        if time.monotonic() < self._lag_due:
+            return
+        self._lag_due = time.monotonic() + 5.0
         lag = 0
         for tp in self._consumer.assignment():
-            _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
-            position = ends.get((tp.topic, tp.partition))
-            if position is None:
-                committed = self._consumer.position([tp])[0].offset
-                position = committed if committed >= 0 else None
-            if high >= 0 and position is not None:
-                lag += max(0, high - position)
+            committed = self._committed.get((tp.topic, tp.partition))
+            if committed is not None:
+                _low, high = self._consumer.get_watermark_offsets(tp, timeout=1.0)
+                lag += max(0, high - committed)
         LAG.labels(self.label).set(lag)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -187,4 +197,5 @@ class SinkRunner:
             log.warning("%s: batch not delivered before rebalance (%s)", self.label, type(error).__name__)
             self._pending = []
         self._failed_writes = 0
+        self._committed.clear()
         consumer.resume(partitions)

@@ -10,12 +10,14 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
 from prefstream.kafka_config import consumer_config
 from prefstream.settings import Settings
+from tests.conftest import free_port
 from tests.integration.sinkkit import history, produce, settle, source_topic, wait_until
 
 CUSTOMERS = [f"cust-{i}" for i in range(60)]
@@ -57,10 +59,18 @@ def committed(settings: Settings, group: str, topic: str, partitions: int) -> in
     return sum(max(0, tp.offset) for tp in offsets)
 
 
+def lag(port: int, name: str) -> float | None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(f'prefstream_sink_consumer_lag{{business_unit="{name}"}}'):
+                return float(line.split()[-1])
+    return None
+
+
 def test_kill_9_mid_batch_then_restart_holds_every_latest_profile(kafka: Settings, unique: str, tmp_path: Path) -> None:
     topic = source_topic(kafka, f"profiles-{unique}")
     database, name = tmp_path / "crm.db", f"crm-{unique}"
-    config = tmp_path / "sinks.toml"
+    config, metrics_port = tmp_path / "sinks.toml", free_port()
     config.write_text(f"""
 source_topic = "{topic}"
 [business_units.{name}]
@@ -68,6 +78,7 @@ sections = ["contact_points", "consents"]
 batch_size = 40
 batch_seconds = 0.3
 instance_id = "crm-replica-1"  # static membership: the restart resumes without a session timeout
+metrics_port = {metrics_port}
 [business_units.{name}.target]
 type = "sql"
 dsn = "sqlite:///{database}"
@@ -96,6 +107,11 @@ table = "crm"
     settle(lambda: rows(database), {c: VERSIONS for c in CUSTOMERS}, 60, "every customer's latest version")
     assert all(rows(database)[c] >= v for c, v in before.items())  # nothing regressed across the crash
     wait_until(lambda: committed(kafka, f"prefstream-sink-{name}", topic, 3) == total, 30, "the final commit")
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+        metrics = response.read().decode()
+    assert f'prefstream_sink_delivered_total{{business_unit="{name}"}}' in metrics
+    assert f'prefstream_sink_delivery_latency_seconds_count{{business_unit="{name}"}}' in metrics
+    settle(lambda: lag(metrics_port, name), 0.0, 10, "the lag metric")
     second.process.send_signal(signal.SIGTERM)
     assert second.process.wait(30) == 0, log.read_text()[-2000:]
     assert "stopped after flushing and committing" in log.read_text()
