@@ -24,7 +24,7 @@ from prefstream.topics import DLQ_RETENTION_MS, TopicSpec, create_topics
 from sinks.backoff import backoff
 from sinks.config import SinkConfig
 from sinks.delivery import Delivery, Source, Undecodable, latest_per_customer, to_delivery
-from sinks.metrics import DEAD_LETTERED, DELIVERED, LAG, LATENCY
+from sinks.metrics import DEAD_LETTERED, DELIVERED, LAG, LATENCY, RETRIED
 from sinks.targets import Target, make_target
 from sinks.targets.base import TargetError
 
@@ -118,6 +118,7 @@ class SinkRunner:
             self._flush()
         except Exception as error:
             self._failed_writes += 1
+            RETRIED.labels(self.label).inc(len(self._pending))
             log.warning("%s: batch of %d not delivered (%s); retrying", self.label, len(self._pending), type(error).__name__)
             self._consumer.pause(self._consumer.assignment())
             self._retry_at = time.monotonic() + backoff(self._failed_writes, self.config.retry)

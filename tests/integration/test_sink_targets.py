@@ -5,12 +5,14 @@ JSON Lines file. A tombstone deletes everywhere; a profile leaving a filter is d
 from __future__ import annotations
 
 import json
+import sqlite3
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import sqlite3
+
+from prometheus_client import REGISTRY
 
 from prefstream.settings import Settings
 from prefstream.topics import describe_topics
@@ -21,7 +23,7 @@ from sinks.projection import passes, project
 from sinks.targets.sql import SqlTarget
 from tests.integration.helpers import read_latest
 from tests.integration.postgres import postgres  # noqa: F401  (session fixture)
-from tests.integration.sinkkit import history, produce, running, settle, source_topic, unit
+from tests.integration.sinkkit import history, produce, running, settle, source_topic, unit, wait_until
 from tests.integration.webhook_receiver import Receiver
 
 SECRET = "test-secret"
@@ -144,3 +146,25 @@ def test_postgres_upsert_is_version_guarded(postgres: str, unique: str) -> None:
         assert sql_rows(postgres, f"laws_{unique}")["c"][:2] == (5, False)
     finally:
         target.close()
+
+
+def test_a_locked_database_pauses_the_sink_until_it_can_write(kafka: Settings, unique: str, tmp_path: Path) -> None:
+    """The whole batch fails (SQLite locked by another writer): nothing is committed, consumption
+    pauses, the batch is retried with backoff and lands once the lock is gone."""
+    topic = source_topic(kafka, f"profiles-{unique}")
+    database = tmp_path / "locked.db"
+    config = unit(f"locked-{unique}", topic, {"type": "sql", "dsn": f"sqlite:///{database}", "table": "crm"},
+                  sections=["consents"], batch_size=50, batch_seconds=0.2,
+                  retry={"backoff_initial": 0.05, "backoff_max": 0.2})
+    records = [(f"cust-{i}", p) for i in range(20) for p in history(f"cust-{i}", 2)]
+    with running(config, kafka):
+        wait_until(database.exists, 30, "the sink to create its table")
+        blocker = sqlite3.connect(database, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        produce(kafka, topic, records)
+        wait_until(lambda: (REGISTRY.get_sample_value("prefstream_sink_retried_total",
+                                                      {"business_unit": config.name}) or 0) > 0, 30, "a failed batch")
+        blocker.execute("COMMIT")
+        blocker.close()
+        settle(lambda: {c: v for c, (v, _, _) in sql_rows(f"sqlite:///{database}", "crm").items()},
+               {f"cust-{i}": 2 for i in range(20)}, 30, "the rows after the lock")
