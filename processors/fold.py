@@ -19,27 +19,40 @@ from functools import cache
 from typing import Any
 
 from processors.reachability import CHANNELS, reasons
-from schemas.splice import Encoded, encode_profile_from, field_writer, item_writer
+from schemas.splice import (FIELD_NAMES, Encoded, array_bytes, default_parts, field_writer, item_writer, join_profile,
+                            long_bytes, string_bytes, timestamp_bytes, timestamp_millis)
 
 Clock = tuple[int, int, str, int]
 Key = tuple[str, ...]
 ERASURE_RANK = 9
 
 
-@dataclass(frozen=True, slots=True)
+_set = object.__setattr__  # how a frozen dataclass sets its fields; bound once (the generated __init__ looks it up per field)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Register:
     """One field's current value, the clock that set it, and the event that said it.
 
-    `memo` keeps the register's encoded profile item (derived, never compared or stored).
+    `memo` keeps what is derived from the register and costly to make again, never compared or
+    stored: its encoded profile item by `primary` flag (True/False), and its line in the encoded
+    state ("state", see processors.state_codec). Registers are shared between successive states.
     """
 
     clock: Clock
     value: dict[str, Any]
     provenance: dict[str, Any]
-    memo: dict[bool, Encoded] = field(default_factory=dict, compare=False, repr=False)
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __init__(self, clock: Clock, value: dict[str, Any], provenance: dict[str, Any],
+                 memo: dict[Any, Any] | None = None) -> None:
+        _set(self, "clock", clock)
+        _set(self, "value", value)
+        _set(self, "provenance", provenance)
+        _set(self, "memo", {} if memo is None else memo)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class State:
     """A customer's folded events. Treat as immutable: `apply` and `merge` return new states."""
 
@@ -48,6 +61,14 @@ class State:
     event_ids: frozenset[str] = frozenset()
     erased: Clock | None = None
     updated_ms: int = 0
+
+    def __init__(self, customer_id: str, registers: dict[Key, Register] | None = None,
+                 event_ids: frozenset[str] = frozenset(), erased: Clock | None = None, updated_ms: int = 0) -> None:
+        _set(self, "customer_id", customer_id)
+        _set(self, "registers", {} if registers is None else registers)
+        _set(self, "event_ids", event_ids)
+        _set(self, "erased", erased)
+        _set(self, "updated_ms", updated_ms)
 
     @property
     def version(self) -> int:
@@ -141,31 +162,38 @@ def _after_erasure(registers: dict[Key, Register], erased: Clock | None) -> dict
     return {key: register for key, register in registers.items() if register.clock > erased}
 
 
+_ERASURE_KEY: Key = ("erasure",)
+
+
 def apply(state: State, event: dict[str, Any]) -> State:
-    """The state after one more event; an event already folded changes nothing."""
+    """The state after one more event; an event already folded changes nothing.
+
+    Registers the event does not win are shared with `state`, not copied.
+    """
     event_id = event["event_id"]
     if event_id in state.event_ids:
         return state
     at = millis(event["occurred_at"])
-    registers = dict(state.registers)
+    registers = state.registers
+    written = False
     erased = state.erased
-    prov = provenance(event)
+    prov = None
     for index, change in enumerate(event["changes"]):
         for key, rank, value in _writes(change):
             clock = (at, rank, event_id, index)
-            if key == ("erasure",):
+            if key == _ERASURE_KEY:
                 erased = clock if erased is None or clock > erased else erased
                 continue
             current = registers.get(key)
             if current is None or current.clock < clock:
+                if not written:
+                    registers, written = dict(registers), True
+                if prov is None:
+                    prov = provenance(event)
                 registers[key] = Register(clock, value, prov)
-    return State(
-        state.customer_id,
-        _after_erasure(registers, erased),
-        state.event_ids | {event_id},
-        erased,
-        max(state.updated_ms, at),
-    )
+    if erased is not None and (written or erased is not state.erased):
+        registers = _after_erasure(registers, erased)
+    return State(state.customer_id, registers, state.event_ids | {event_id}, erased, max(state.updated_ms, at))
 
 
 def merge(a: State, b: State) -> State:
@@ -233,22 +261,25 @@ _ARRAYS = {"contact": "contact_points", "consent": "consents", "topic": "topics"
            "pause": "pauses", "attribute": "attributes", "suppression": "suppressions"}
 
 
-def _render(key: Key, register: Register, primary: bool) -> dict[str, Any]:
-    """The profile item (or quiet_hours record) one register stands for."""
+def _render(key: Key, register: Register, primary: bool,
+            when: Callable[[int | None], Any] = to_datetime) -> dict[str, Any]:
+    """The profile item (or quiet_hours record) one register stands for; `when` renders times."""
     section, value = key[0], register.value
-    prov = {**register.provenance, "occurred_at": to_datetime(register.provenance["occurred_at"])}
+    occurred = register.provenance["occurred_at"]
+    stamped = when(occurred)
+    prov = register.provenance if stamped is occurred else {**register.provenance, "occurred_at": stamped}
     if section == "contact":
         return {"kind": key[1], "value": key[2], "primary": primary, "provenance": prov}
     if section == "consent":
         return {"channel": key[1], "purpose": key[2], "status": value["status"], "contact_point": value["contact_point"],
-                "expires_at": to_datetime(value["expires_at"]), "provenance": prov}
+                "expires_at": when(value["expires_at"]), "provenance": prov}
     if section == "topic":
         return {"topic": key[1], "subscribed": value["subscribed"], "channels": list(value["channels"]), "provenance": prov}
     if section == "frequency":
         return {"channel": key[1] or None, "topic": key[2] or None, "cadence": value["cadence"],
                 "max_per_week": value["max_per_week"], "provenance": prov}
     if section == "pause":
-        return {"channel": key[1] or None, "until": to_datetime(value["until"]), "provenance": prov}
+        return {"channel": key[1] or None, "until": when(value["until"]), "provenance": prov}
     if section == "attribute":
         return {"key": key[1], "value": value["value"], "question": value["question"], "provenance": prov}
     if section == "suppression":
@@ -256,9 +287,8 @@ def _render(key: Key, register: Register, primary: bool) -> dict[str, Any]:
     return {"start": value["start"], "end": value["end"], "time_zone": value["time_zone"], "provenance": prov}
 
 
-def _layout(state: State, at: datetime, item: Callable[[Key, Register, bool], Any],
-            reach: Callable[[str, str], Any]) -> dict[str, Any]:
-    """The profile's fields in canonical order, each section item made by `item`."""
+def _layout(state: State, at: datetime) -> dict[str, Any]:
+    """The profile's fields in canonical order, as plain values."""
     ordered = sorted(state.registers.items())
     primary = {key[1]: register.value["value"] for key, register in ordered if key[0] == "primary"}
     fields: dict[str, Any] = {name: [] for name in _ARRAYS.values()}
@@ -266,9 +296,9 @@ def _layout(state: State, at: datetime, item: Callable[[Key, Register, bool], An
     for key, register in ordered:
         section = key[0]
         if section in _ARRAYS:
-            fields[_ARRAYS[section]].append(item(key, register, section == "contact" and primary.get(key[1]) == key[2]))
+            fields[_ARRAYS[section]].append(_render(key, register, section == "contact" and primary.get(key[1]) == key[2]))
         elif section == "quiet_hours" and register.value["start"] is not None:
-            quiet = item(key, register, False)
+            quiet = _render(key, register, False)
     found = reasons({key: register.value for key, register in ordered}, millis(at), "marketing")
     return {
         "customer_id": state.customer_id,
@@ -277,31 +307,93 @@ def _layout(state: State, at: datetime, item: Callable[[Key, Register, bool], An
         "evaluated_at": at,
         **fields,
         "quiet_hours": quiet,
-        "reachable": [reach(channel, found[channel]) for channel in CHANNELS],
+        "reachable": [{"channel": channel, "allowed": found[channel] == "OK", "reason": found[channel]}
+                      for channel in CHANNELS],
     }
 
 
 def to_profile(state: State, at: datetime) -> dict[str, Any]:
     """The Avro-ready CustomerProfile, with `reachable` evaluated at `at`. Deterministic."""
-    return _layout(state, at, _render, lambda channel, reason: {"channel": channel, "allowed": reason == "OK", "reason": reason})
+    return _layout(state, at)
+
+
+# The hot path: the same profile as Avro bytes, from each register's memoized item bytes.
+
+_EXACT_MS = 4_000_000_000_000  # below this (year 2096), ms -> datetime -> ms is exact
+
+
+def _wire_ms(ms: int | None) -> int | None:
+    """What the Avro encoding of `to_datetime(ms)` holds: `ms` itself, except where the float
+    round trip through a datetime is inexact (far future or before 1970)."""
+    if ms is None or 0 <= ms < _EXACT_MS:
+        return ms
+    return timestamp_millis(to_datetime(ms))
 
 
 _ITEM_WRITERS = {section: item_writer(name) for section, name in _ARRAYS.items()} | {"quiet_hours": field_writer("quiet_hours")}
+_SLOT = {name: index for index, name in enumerate(FIELD_NAMES)}
+_SECTION_SLOT = {section: _SLOT[name] for section, name in _ARRAYS.items()}
+_CUSTOMER, _VERSION, _UPDATED, _EVALUATED, _QUIET_SLOT, _REACH_SLOT = (
+    _SLOT[name] for name in ("customer_id", "version", "updated_at", "evaluated_at", "quiet_hours", "reachable"))
+_EMPTY = default_parts()  # fields the fold does not know (added later with a default) keep their default
+for _slot in (*_SECTION_SLOT.values(), _QUIET_SLOT):
+    _EMPTY[_slot] = b"\x00"  # an empty array; a null quiet_hours (the union's first branch)
+assert all(part is not None for index, part in enumerate(_EMPTY)
+           if index not in (_CUSTOMER, _VERSION, _UPDATED, _EVALUATED, _REACH_SLOT)), "a profile field the fold cannot fill"
+_REACHABILITY_SECTIONS = frozenset(("consent", "suppression", "pause", "quiet_hours"))
 _REACH_WRITER = item_writer("reachable")
 
 
 def _encoded_item(key: Key, register: Register, primary: bool) -> Encoded:
     data = register.memo.get(primary)
     if data is None:
-        data = register.memo[primary] = _ITEM_WRITERS[key[0]](_render(key, register, primary))
+        data = register.memo[primary] = _ITEM_WRITERS[key[0]](_render(key, register, primary, _wire_ms))
     return data
 
 
 @cache
-def _encoded_reach(channel: str, reason: str) -> Encoded:
-    return _REACH_WRITER({"channel": channel, "allowed": reason == "OK", "reason": reason})
+def _encoded_reachable(found: tuple[str, ...]) -> bytes:
+    """The `reachable` array for the reasons of CHANNELS in order."""
+    return array_bytes([_REACH_WRITER({"channel": channel, "allowed": reason == "OK", "reason": reason})
+                        for channel, reason in zip(CHANNELS, found, strict=True)])
 
 
 def profile_bytes(state: State, at: datetime) -> bytes:
     """`encode_profile(to_profile(state, at))`, byte for byte, re-encoding only changed fields."""
-    return encode_profile_from(_layout(state, at, _encoded_item, _encoded_reach))
+    registers = state.registers
+    parts = _EMPTY.copy()
+    parts[_CUSTOMER] = string_bytes(state.customer_id)
+    parts[_VERSION] = long_bytes(len(state.event_ids))
+    parts[_UPDATED] = long_bytes(_wire_ms(state.updated_ms))
+    parts[_EVALUATED] = timestamp_bytes(at)
+    sections: dict[str, list[bytes]] = {}
+    values = {}
+    contacts = []
+    primary = {}
+    for key in sorted(registers):
+        section = key[0]
+        register = registers[key]
+        if section == "contact":
+            contacts.append(key)
+            continue
+        if section == "primary":
+            primary[key[1]] = register.value["value"]
+            continue
+        if section in _REACHABILITY_SECTIONS:
+            values[key] = register.value
+        if section == "quiet_hours":
+            if register.value["start"] is not None:
+                parts[_QUIET_SLOT] = _encoded_item(key, register, False)
+        else:
+            item = register.memo.get(False) or _encoded_item(key, register, False)
+            found = sections.get(section)
+            if found is None:
+                sections[section] = [item]
+            else:
+                found.append(item)
+    if contacts:
+        sections["contact"] = [_encoded_item(key, registers[key], primary.get(key[1]) == key[2]) for key in contacts]
+    for section, items in sections.items():
+        parts[_SECTION_SLOT[section]] = array_bytes(items)
+    parts[_REACH_SLOT] = _encoded_reachable(tuple(reasons(values, millis(at), "marketing").values()))
+    return join_profile(parts)

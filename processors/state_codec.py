@@ -1,36 +1,109 @@
 """The fold's State as bytes, for the processor's RocksDB table and its changelog.
 
-JSON with sorted keys: lossless for the state (strings, numbers, booleans, nulls), deterministic,
-readable when debugging a changelog.
+JSON lines: deterministic, lossless for the state (strings, integers, booleans, nulls, lists and
+objects), readable when debugging a changelog. Every line is compact JSON with sorted object keys
+(so it holds no raw newline):
+
+    [2,"cust-1",1772366400000,null]                      format, customer_id, updated_ms, erased
+    ["e1","e2"]                                            the folded event ids, sorted
+    [["consent","EMAIL","marketing"],[1772366400000,0,"e1",0],{...value},{...provenance}]
+    ...                                                    one line per register, sorted by key
+
+A register's line is kept with the register (in its memo): encoding a state that differs from a
+decoded one by one event, as the processor does on every event, serializes that event's registers
+only and joins the other lines as they were read. No other state is kept between calls.
+
+`decode_state` also reads the first format (one JSON object), which earlier versions stored.
 """
 
 from __future__ import annotations
 
 import json
+from json.decoder import JSONDecodeError
+from json.encoder import encode_basestring_ascii
+from json.scanner import make_scanner
+from typing import Any
 
-from processors.fold import Register, State
+from processors.fold import Key, Register, State
+
+FORMAT = 2
+_LINE = "state"  # the Register.memo key of a register's line
+
+try:
+    from json.encoder import c_make_encoder as _c_make_encoder
+except ImportError:  # pragma: no cover - CPython always has it
+    _c_make_encoder = None
+
+
+def _unserializable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+if _c_make_encoder is not None:
+    # json.dumps(value, sort_keys=True, separators=(",", ":")), without building an encoder per call
+    _encode = _c_make_encoder(None, _unserializable, encode_basestring_ascii, None, ":", ",", True, False, True)
+
+    def _dumps(value: Any) -> str:
+        return "".join(_encode(value, 0))
+else:  # pragma: no cover
+    _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+_scan = make_scanner(json.JSONDecoder())
+
+
+def _loads(line: str) -> Any:
+    """One JSON value that is the whole line."""
+    try:
+        value, end = _scan(line, 0)
+    except StopIteration as error:
+        raise JSONDecodeError("Expecting value", line, error.value) from None
+    if end != len(line):
+        raise JSONDecodeError("Extra data", line, end)
+    return value
+
+
+def _line(key: Key, register: Register) -> str:
+    line = register.memo.get(_LINE)
+    if line is None:
+        line = register.memo[_LINE] = _dumps([key, register.clock, register.value, register.provenance])
+    return line
 
 
 def encode_state(state: State) -> bytes:
-    """A State as deterministic JSON bytes."""
-    return json.dumps(
-        {
-            "customer_id": state.customer_id,
-            "registers": [
-                [list(key), list(register.clock), register.value, register.provenance]
-                for key, register in sorted(state.registers.items())
-            ],
-            "event_ids": sorted(state.event_ids),
-            "erased": list(state.erased) if state.erased else None,
-            "updated_ms": state.updated_ms,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
+    """A State as deterministic bytes: equal states give equal bytes."""
+    registers = state.registers
+    lines = [
+        _dumps([FORMAT, state.customer_id, state.updated_ms, state.erased]),
+        f"[{','.join(map(encode_basestring_ascii, sorted(state.event_ids)))}]",  # what _dumps gives, faster
+        *[_line(key, registers[key]) for key in sorted(registers)],
+    ]
+    return "\n".join(lines).encode()
+
+
+def _register(line: str) -> tuple[Key, Register]:
+    raw_key, clock, value, prov = _loads(line)
+    # The line was written by encode_state (this format), so it is the register's canonical line.
+    return tuple(raw_key), Register(tuple(clock), value, prov, {_LINE: line})
 
 
 def decode_state(data: bytes) -> State:
-    """The State that `encode_state` wrote."""
+    """The State that `encode_state` wrote (either format)."""
+    if data[:1] == b"{":
+        return _decode_first_format(data)
+    header, ids, *lines = data.decode().split("\n")
+    version, customer_id, updated_ms, erased = _loads(header)
+    if version != FORMAT:
+        raise ValueError(f"unknown state format {version!r}")
+    return State(
+        customer_id,
+        dict(map(_register, lines)),
+        frozenset(_loads(ids)),
+        tuple(erased) if erased else None,
+        updated_ms,
+    )
+
+
+def _decode_first_format(data: bytes) -> State:
     raw = json.loads(data)
     return State(
         raw["customer_id"],

@@ -11,13 +11,15 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint as _hex_fingerprint
 from fastavro.schema import to_parsing_canonical_form
+
+from schemas.compiled import UnsupportedSchema, compile_reader
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 MARKER = b"\xc3\x01"
@@ -59,15 +61,29 @@ def fingerprint(schema: Any) -> bytes:
     return bytes.fromhex(_hex_fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
 
 
+def _compiled_reader(schema: dict[str, Any]) -> Any:
+    """The compiled reader of records written with `schema` (None when it cannot be compiled)."""
+    try:
+        return compile_reader(schema)
+    except UnsupportedSchema:
+        return None
+
+
 @dataclass(frozen=True)
 class SchemaFamily:
-    """Every stored version of one record type, and the one it reads and writes as (`current`)."""
+    """Every stored version of one record type, and the one it reads and writes as (`current`).
+
+    A record written with the current schema is decoded by a reader compiled from it (see
+    schemas.compiled): the same record as fastavro's, in about half the time. Anything it does not
+    accept, and every record of an older version, goes through fastavro, whose answer stands.
+    """
 
     name: str
     versions: dict[int, dict[str, Any]]
     by_fingerprint: dict[bytes, dict[str, Any]]
     current: dict[str, Any]
     current_fingerprint: bytes
+    fast_reader: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def load(cls, directory: Path, reader_version: int | None = None) -> SchemaFamily:
@@ -78,7 +94,8 @@ class SchemaFamily:
             raise CodecError(f"no schema versions in {directory}")
         by_fingerprint = {fingerprint(schema): schema for schema in versions.values()}
         current = versions[max(versions) if reader_version is None else reader_version]
-        return cls(directory.name, versions, by_fingerprint, current, fingerprint(current))
+        current_fingerprint = fingerprint(current)
+        return cls(directory.name, versions, by_fingerprint, current, current_fingerprint, _compiled_reader(current))
 
     def encode(self, record: dict[str, Any]) -> bytes:
         """Encode `record` with the current schema as a single object."""
@@ -96,6 +113,14 @@ class SchemaFamily:
             raise BadMarkerError(f"{self.name}: not an Avro single-object record (no C3 01 marker)")
         if len(data) < HEADER_SIZE:
             raise CorruptRecordError(f"{self.name}: record shorter than its header")
+        if self.fast_reader is not None and data[2:HEADER_SIZE] == self.current_fingerprint:
+            try:
+                record, end = self.fast_reader(data, HEADER_SIZE)
+            except Exception:  # noqa: BLE001 - input the compiled reader does not accept: fastavro decides below
+                pass
+            else:
+                if end == len(data):
+                    return record
         writer = self.by_fingerprint.get(data[2:HEADER_SIZE])
         if writer is None:
             raise UnknownFingerprintError(

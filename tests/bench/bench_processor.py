@@ -1,0 +1,514 @@
+"""One real processor worker beside a plain confluent-kafka consume-fold-produce loop, in the same run.
+
+    python -m tests.bench.bench_processor [--events 100000] [--customers 10000] [--rate 1000] [--seconds 20]
+                                          [--json out.json] [--py-spy flame.txt]
+
+Uses the cluster in KAFKA_BOOTSTRAP, or starts a local broker in a temporary folder (free ports,
+stopped by PID at the end). Every record of the run is keyed by a per-run customer prefix, and
+every reader starts at the end offsets seen before the run produced anything, so a shared
+cluster's older data is neither read nor counted.
+
+- Events: `--events` single-change consent events spread round-robin over `--customers`
+  customers (customer-id subjects, so no identity resolution), produced to `preference-events`
+  before anything consumes them.
+- Plain loop (the ceiling), in a child process: confluent-kafka consume, then what the worker
+  does per record (decode + validate, state bytes -> State, fold, State -> bytes into a dict,
+  `profile_bytes`), produce to a scratch topic, commit every 1,000 records or second.
+  events/s is counted from its first to its last produce.
+- Worker: `python -m prefstream process` under a fresh app id (its group's offsets committed at
+  the pre-run end offsets), started with the backlog in place. events/s is counted from the
+  first to the last profile record of the run on `customer-profiles` (their CreateTime, set by
+  the worker's producer), so start-up and group join are excluded (reported apart).
+- Latency: with that worker caught up, `--rate` events/s for `--seconds`, one event per fresh
+  customer; latency is the profile's arrival at a consumer of `customer-profiles` minus the
+  event's Kafka CreateTime (set by our producer, linger.ms=5, when it takes the event).
+- Memory: the worker's peak RSS (VmHWM, read before it stops), the plain loop's (getrusage),
+  and the worker's RocksDB folder on disk after it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from prefstream.broker import LocalBroker
+from prefstream.kafka_config import consumer_config, producer_config, quiet_logger
+from prefstream.settings import Settings, load_settings
+from prefstream.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, PROFILES, TopicSpec, admin_client, create_topics, topic_specs
+from processors.app import changelog_specs
+from schemas.codec import encode_event
+from tests import factories as f
+from tests.conftest import free_port
+
+CHANNELS = ["EMAIL", "SMS", "PUSH", "PHONE"]
+STATUSES = ["OPTED_IN", "OPTED_OUT", "PENDING"]
+GOAL_EVENTS_PER_S = 20_000
+GOAL_RATIO = 0.5
+GOAL_P99_MS = 100.0
+
+
+@contextmanager
+def broker() -> Iterator[Settings]:
+    """KAFKA_BOOTSTRAP's cluster, or a local broker in a temporary folder, stopped by PID at the end."""
+    if os.environ.get("KAFKA_BOOTSTRAP"):
+        yield load_settings()
+        return
+    with tempfile.TemporaryDirectory(prefix="prefstream-bench-broker-") as home:
+        env = {"PREFSTREAM_HOME": home, "PREFSTREAM_KAFKA_PORT": str(free_port()),
+               "PREFSTREAM_CONTROLLER_PORT": str(free_port())}
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            settings = load_settings()
+            local = LocalBroker(settings)
+            local.start(timeout=90)
+            try:
+                yield settings
+            finally:
+                local.stop()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def make_events(prefix: str, count: int, customers: int, start: datetime) -> list[tuple[bytes, bytes]]:
+    """(key, value) of `count` single-change consent events over `customers` fresh customers."""
+    records = []
+    for i in range(count):
+        customer = f"{prefix}{i % customers}"
+        event = f.event(customer, [f.consent(CHANNELS[i % 4], STATUSES[i % 3])], start + timedelta(milliseconds=i),
+                        event_id=f"{prefix}e{i}")
+        records.append((customer.encode(), encode_event(event)))
+    return records
+
+
+def produce_all(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
+    producer = Producer(producer_config(settings, logger=quiet_logger()))
+    for key, value in records:
+        while True:
+            try:
+                producer.produce(EVENTS, value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(60) != 0:
+        raise RuntimeError("events not acknowledged within 60 s")
+
+
+def end_offsets(settings: Settings, topics: list[str]) -> dict[str, dict[int, int]]:
+    """High watermark of every partition of `topics`."""
+    probe = Consumer(consumer_config(settings, f"bench-probe-{uuid.uuid4().hex[:8]}", logger=quiet_logger()))
+    deadline = time.monotonic() + 30
+    try:
+        while True:  # a topic created a moment ago may not have its leaders yet
+            try:
+                metadata = probe.list_topics(timeout=10).topics
+                return {topic: {p: probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                                for p in metadata[topic].partitions} for topic in topics}
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        probe.close()
+
+
+def commit_offsets(settings: Settings, group: str, offsets: dict[str, dict[int, int]]) -> None:
+    """Commit `offsets` for a group with no members yet (so a fresh worker starts there)."""
+    consumer = Consumer(consumer_config(settings, group, logger=quiet_logger()))
+    try:
+        consumer.commit(offsets=[TopicPartition(t, p, o) for t, parts in offsets.items() for p, o in parts.items()],
+                        asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+# The plain loop, in a child process.
+
+def _plain_loop(settings: Settings, starts: dict[int, int], prefix: str, count: int, scratch: str, out: Any) -> None:
+    from processors.admission import admit
+    from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
+    from processors.state_codec import decode_state, encode_state
+    from schemas.subjects import is_customer_id
+
+    consumer = Consumer(consumer_config(settings, f"bench-plain-{prefix}", logger=quiet_logger()))
+    consumer.assign([TopicPartition(EVENTS, p, o) for p, o in starts.items()])
+    producer = Producer(producer_config(settings, logger=quiet_logger()))
+    states: dict[str, bytes] = {}
+    prefix_bytes = prefix.encode()
+    seen = links = 0
+    first = last = 0.0
+    last_commit, since_commit = time.monotonic(), 0
+    deadline = time.monotonic() + max(120.0, count / 500)
+    while seen < count and time.monotonic() < deadline:
+        for message in consumer.consume(1000, timeout=1.0):
+            if message.error():
+                continue
+            key = message.key()
+            event = admit(message.value(), message.timestamp()[1])
+            if event is None or not is_customer_id(event["subject"]):
+                continue
+            customer = event["subject"]
+            raw = states.get(customer)
+            before = decode_state(raw) if raw is not None else empty_state(customer)
+            after = apply(before, event)
+            if after != before:
+                states[customer] = encode_state(after)
+                value = None if is_erased(after) else profile_bytes(after, profile_time(after))
+                while True:
+                    try:
+                        producer.produce(scratch, value, customer.encode())
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+                links += len(set(identities(after)) ^ set(identities(before)))
+                last = time.time()
+                first = first or last
+            if key is not None and key.startswith(prefix_bytes):
+                seen += 1
+            since_commit += 1
+        producer.poll(0)
+        if since_commit >= 1000 or time.monotonic() - last_commit >= 1.0:
+            consumer.commit(asynchronous=True)
+            last_commit, since_commit = time.monotonic(), 0
+    producer.flush(60)
+    consumer.close()
+    out.put({"events": seen, "events_per_s": round((seen - 1) / max(1e-9, last - first)) if seen > 1 else 0,
+             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "links": links})
+
+
+def run_plain(settings: Settings, starts: dict[int, int], prefix: str, count: int, scratch: str) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_plain_loop, args=(settings, starts, prefix, count, scratch, queue))
+    child.start()
+    try:
+        result = queue.get(timeout=max(180.0, count / 400))
+    finally:
+        child.join(30)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    if result["events"] < count:
+        raise RuntimeError(f"the plain loop saw {result['events']} of {count} events")
+    return result
+
+
+# The worker.
+
+class ProfileReader:
+    """Reads customer-profiles from the pre-run end offsets; keeps the run's records by key prefix."""
+
+    def __init__(self, settings: Settings, starts: dict[int, int], prefix: str) -> None:
+        self.consumer = Consumer(consumer_config(settings, f"bench-reader-{prefix}", logger=quiet_logger()))
+        self.consumer.assign([TopicPartition(PROFILES, p, o) for p, o in starts.items()])
+        self.prefix = prefix.encode()
+
+    def read(self, timeout: float = 0.5) -> list[tuple[bytes, int, float]]:
+        """(key, CreateTime ms, arrival time) of the run's profile records read now."""
+        found = []
+        for message in self.consumer.consume(1000, timeout=timeout):
+            if message.error():
+                continue
+            key = message.key()
+            if key is not None and key.startswith(self.prefix):
+                found.append((key, message.timestamp()[1], time.time()))
+        return found
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+class WorkerProcess:
+    """`python -m prefstream process` under its own app id, stopped by its PID."""
+
+    def __init__(self, settings: Settings, app_id: str, data_dir: Path, log: Path, args: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> None:
+        self.log = log
+        env = {**os.environ, "KAFKA_BOOTSTRAP": settings.bootstrap_servers, "PREFSTREAM_PARTITIONS": str(settings.partitions),
+               **(env or {})}
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "prefstream", "process", "--app-id", app_id, "--web-port", str(free_port()),
+                 "--data-dir", str(data_dir), *args],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            )
+        self.pid = self.process.pid
+
+    def check(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the worker exited ({self.process.returncode}): {self.tail()}")
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-1500:] if self.log.exists() else ""
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the worker has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+        return 0.0
+
+    def stop(self, grace: float = 30.0) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def folder_size_mb(folder: Path) -> float:
+    return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 1)
+
+
+def start_py_spy(pid: int, path: str, seconds: float) -> subprocess.Popen[bytes] | None:
+    """`py-spy record` of `pid` for `seconds` (raw collapsed stacks to `path`), when py-spy is installed."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        print(f"py-spy not found; no profile written to {path}", file=sys.stderr)
+        return None
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+                             "--format", "raw", "--output", path, "--nonblocking", "--threads"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_py_spy(recorder: subprocess.Popen[bytes] | None, seconds: float) -> None:
+    if recorder is None:
+        return
+    try:
+        recorder.wait(seconds + 30)
+    except subprocess.TimeoutExpired:
+        recorder.kill()
+        recorder.wait()
+
+
+def steady_latency(settings: Settings, reader: ProfileReader, worker: WorkerProcess, prefix: str, rate: int,
+                   seconds: float) -> dict[str, Any]:
+    """Produce one event per fresh customer at `rate`/s; latency from its CreateTime to its profile's arrival."""
+    count = int(rate * seconds)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    records = [(f"{prefix}{i}".encode(), encode_event(f.event(f"{prefix}{i}", [f.consent("EMAIL", "OPTED_IN")], start,
+                                                                     event_id=f"{prefix}e{i}"))) for i in range(count)]
+    spent = [0.0]
+
+    def pace() -> None:
+        producer = Producer(producer_config(settings, logger=quiet_logger()))
+        began = time.monotonic()
+        for i, (key, value) in enumerate(records):
+            delay = began + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            producer.produce(EVENTS, value, key)
+            producer.poll(0)
+        spent[0] = time.monotonic() - began
+        producer.flush(30)
+
+    thread = threading.Thread(target=pace, daemon=True)
+    thread.start()
+    latencies: dict[bytes, float] = {}
+    mine = prefix.encode()
+    deadline = time.monotonic() + seconds + 60
+    while len(latencies) < count and time.monotonic() < deadline:
+        for key, created_ms, arrived in reader.read(0.1):
+            if key.startswith(mine):  # not a late duplicate of the backlog's profiles
+                latencies.setdefault(key, arrived - created_ms / 1000)
+        worker.check()
+    thread.join(30)
+    values = sorted(latencies.values())
+    if not values:
+        raise RuntimeError(f"no profile arrived during the latency run: {worker.tail()}")
+    return {"rate_per_s": rate, "seconds": seconds, "events": count, "received": len(values),
+            "produced_rate_per_s": round(count / max(1e-9, spent[0])),
+            "p50_ms": round(percentile(values, 50) * 1000, 1), "p95_ms": round(percentile(values, 95) * 1000, 1),
+            "p99_ms": round(percentile(values, 99) * 1000, 1), "max_ms": round(values[-1] * 1000, 1)}
+
+
+def run_worker(settings: Settings, offsets: dict[str, dict[int, int]], prefix: str, count: int, app_id: str,
+               folder: Path, rate: int, seconds: float, spy_path: str | None = None, worker_args: tuple[str, ...] = (),
+               worker_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Throughput over the backlog, then latency at a steady rate, of one worker; its memory and disk."""
+    commit_offsets(settings, app_id, {t: offsets[t] for t in (EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS)})
+    reader = ProfileReader(settings, offsets[PROFILES], prefix)
+    data_dir = folder / "state"
+    worker = WorkerProcess(settings, app_id, data_dir, folder / "worker.log", worker_args, worker_env)
+    began = time.time()
+    try:
+        stamps: list[int] = []
+        keys: set[bytes] = set()
+        deadline = time.monotonic() + max(180.0, count / 500)
+        spy_seconds, recorder = 0.0, None
+        cpu_first = wall_first = 0.0
+        while len(stamps) < count and time.monotonic() < deadline:
+            found = reader.read()
+            stamps += [created for _, created, _ in found]
+            keys.update(key for key, _, _ in found)
+            worker.check()
+            if found and not wall_first:
+                cpu_first, wall_first = worker.cpu_seconds(), time.monotonic()
+            if spy_path and found and not spy_seconds:
+                spy_seconds = max(5.0, min(30.0, count / 4000))
+                recorder = start_py_spy(worker.pid, spy_path, spy_seconds)
+        caught_up = time.time()
+        cpu_busy = worker.cpu_seconds() - cpu_first
+        wall_busy = max(1e-9, time.monotonic() - wall_first)
+        stop_py_spy(recorder, spy_seconds)
+        if len(stamps) < count:
+            raise RuntimeError(f"the worker emitted {len(stamps)} of {count} profiles in time: {worker.tail()}")
+        first, last = min(stamps), max(stamps)
+        throughput = {"events_per_s": round((count - 1) / max(1e-3, (last - first) / 1000)),
+                      "startup_s": round(first / 1000 - began, 1), "backlog_s": round(caught_up - began, 1),
+                      "profiles": len(stamps), "customers": len(keys),
+                      "cpu_us_per_event": round(cpu_busy / count * 1e6), "cpu_busy_fraction": round(cpu_busy / wall_busy, 2)}
+        time.sleep(2.0)  # let the worker commit and settle before the paced run
+        latency = steady_latency(settings, reader, worker, f"{prefix}L", rate, seconds)
+        throughput["peak_rss_mb"] = worker.peak_rss_mb()
+    finally:
+        worker.stop()
+        reader.close()
+    throughput["state_on_disk_mb"] = folder_size_mb(data_dir) if data_dir.exists() else 0.0
+    return {"worker": throughput, "latency": latency}
+
+
+def drop_topics(settings: Settings, names: list[str]) -> None:
+    """Delete the run's scratch and changelog topics from a shared cluster (best effort)."""
+    admin = admin_client(settings)
+    existing = admin.list_topics(timeout=10).topics
+    chosen = [name for name in existing if name in names]
+    for future in admin.delete_topics(chosen, operation_timeout=30).values() if chosen else ():
+        try:
+            future.result()
+        except Exception:  # noqa: BLE001 - cleanup only
+            pass
+
+
+def run(events: int = 100_000, customers: int = 10_000, rate: int = 1000, seconds: float = 20.0,
+        spy_path: str | None = None, worker_args: tuple[str, ...] = (), worker_env: dict[str, str] | None = None,
+        plain: bool = True) -> dict[str, Any]:
+    """The processor benchmark; every figure of the worker beside the plain loop's, in one run.
+
+    `worker_args` are appended to the worker's command line and `worker_env` added to its
+    environment (Faust reads settings such as PRODUCER_LINGER from it), for experiments;
+    `plain=False` skips the plain loop (its figures are then zero).
+    """
+    began = time.monotonic()
+    tag = uuid.uuid4().hex[:6]
+    prefix = f"bench{tag}-"
+    app_id = f"prefstream-bench-{tag}"
+    scratch = f"bench-plain-profiles-{tag}"
+    with broker() as settings, tempfile.TemporaryDirectory(prefix="prefstream-bench-processor-") as tmp:
+        folder = Path(tmp)
+        scratch_spec = TopicSpec(scratch, settings.partitions, {"cleanup.policy": "delete", "retention.ms": "3600000"})
+        create_topics(settings, topic_specs(settings) + changelog_specs(settings, app_id) + [scratch_spec])
+        offsets = end_offsets(settings, [EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS, PROFILES])
+        records = make_events(prefix, events, customers, datetime.now(UTC) - timedelta(days=1))
+        produce_all(settings, records)
+        del records
+        try:
+            ceiling = (run_plain(settings, offsets[EVENTS], prefix, events, scratch) if plain
+                       else {"events": 0, "events_per_s": 0, "peak_rss_mb": 0.0, "links": 0})
+            measured = run_worker(settings, offsets, prefix, events, app_id, folder, rate, seconds, spy_path,
+                                  worker_args, worker_env)
+        finally:
+            if settings.external:
+                drop_topics(settings, [scratch] + [spec.name for spec in changelog_specs(settings, app_id)])
+    worker, latency = measured["worker"], measured["latency"]
+    ratio = round(worker["events_per_s"] / ceiling["events_per_s"], 3) if ceiling["events_per_s"] else 0.0
+    return {
+        "events": events,
+        "customers": customers,
+        "partitions": settings.partitions,
+        "worker": worker,
+        "plain": ceiling,
+        "ratio_worker_to_plain": ratio,
+        "latency": latency,
+        "goals": {"worker_events_per_s": worker["events_per_s"] >= GOAL_EVENTS_PER_S,
+                  "ratio_to_plain": ratio >= GOAL_RATIO,
+                  "latency_p99": latency["p99_ms"] < GOAL_P99_MS and latency["received"] == latency["events"]},
+        "elapsed_s": round(time.monotonic() - began, 1),
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """A short Markdown table of the figures."""
+    worker, plain, latency = result["worker"], result["plain"], result["latency"]
+    lines = [
+        f"{result['events']:,} events over {result['customers']:,} customers, {result['partitions']} partitions; "
+        f"latency at {latency['rate_per_s']:,}/s for {latency['seconds']:g} s",
+        "",
+        "| | events/s | peak RSS MB | state on disk MB |",
+        "|---|---:|---:|---:|",
+        f"| worker (`prefstream process`) | {worker['events_per_s']:,} | {worker['peak_rss_mb']} | {worker['state_on_disk_mb']} |",
+        f"| plain confluent-kafka loop | {plain['events_per_s']:,} | {plain['peak_rss_mb']} | (in memory) |",
+        f"| worker / plain | {result['ratio_worker_to_plain']:.2f} | | |",
+        "",
+        "| latency | p50 ms | p95 ms | p99 ms | max ms | received |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| event CreateTime to profile arrival | {latency['p50_ms']} | {latency['p95_ms']} | {latency['p99_ms']} "
+        f"| {latency['max_ms']} | {latency['received']:,}/{latency['events']:,} |",
+        "",
+        "goals: " + ", ".join(f"{name} {'met' if met else 'NOT met'}" for name, met in result["goals"].items())
+        + f"; worker start-up {worker['startup_s']} s, CPU {worker['cpu_us_per_event']} us/event "
+        f"({worker['cpu_busy_fraction']:.0%} of a core over the backlog); whole benchmark {result['elapsed_s']} s",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--rate", type=int, default=1000, help="steady rate (events/s) of the latency run")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
+    parser.add_argument("--json", dest="json_path")
+    parser.add_argument("--py-spy", dest="spy_path", help="py-spy raw (collapsed) stacks of the worker over the backlog")
+    parser.add_argument("--worker-arg", action="append", default=[], help="an extra argument of `prefstream process`")
+    parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an extra environment variable of the worker (e.g. PRODUCER_LINGER=0.005)")
+    parser.add_argument("--no-plain", action="store_true", help="skip the plain loop")
+    args = parser.parse_args()
+    env = dict(item.split("=", 1) for item in args.worker_env)
+    result = run(args.events, args.customers, args.rate, args.seconds, args.spy_path, tuple(args.worker_arg), env,
+                 not args.no_plain)
+    if args.worker_arg or env:
+        print(f"worker with {' '.join(args.worker_arg)} {' '.join(args.worker_env)}".rstrip())
+    print(markdown(result))
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
