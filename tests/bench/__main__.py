@@ -3,7 +3,7 @@
 - fold: decode + fold + encode beside decode-only, on one core (no broker);
 - processor (issue 4): one real worker beside a plain confluent-kafka consume-fold-produce loop,
   and end-to-end latency at 1,000 events/s, on the broker in KAFKA_BOOTSTRAP or a local one it
-  starts and stops (about 3 minutes on the 2-core development machine).
+  starts and stops (2 to 3 minutes on the loaded 2-core development machine).
 
 The pipeline benchmark (issue 8) is still to come.
 """
@@ -22,7 +22,7 @@ for key, value in result.items():
 (results / "fold.json").write_text(json.dumps(result, indent=2) + "\n")
 
 began = time.monotonic()
-processor = bench_processor.run(100_000, 10_000, rate=1000, seconds=20.0)
+processor = bench_processor.run(50_000, 5_000, rate=1000, seconds=20.0)
 print()
 print(bench_processor.markdown(processor))
 print(f"(processor benchmark: {time.monotonic() - began:.0f} s)")

@@ -1,6 +1,6 @@
 """One real processor worker beside a plain confluent-kafka consume-fold-produce loop, in the same run.
 
-    python -m tests.bench.bench_processor [--events 100000] [--customers 10000] [--rate 1000] [--seconds 20]
+    python -m tests.bench.bench_processor [--events 50000] [--customers 5000] [--rate 1000] [--seconds 20]
                                           [--json out.json] [--py-spy flame.txt]
 
 Uses the cluster in KAFKA_BOOTSTRAP, or starts a local broker in a temporary folder (free ports,
@@ -415,7 +415,7 @@ def drop_topics(settings: Settings, names: list[str]) -> None:
             pass
 
 
-def run(events: int = 100_000, customers: int = 10_000, rate: int = 1000, seconds: float = 20.0,
+def run(events: int = 50_000, customers: int = 5_000, rate: int = 1000, seconds: float = 20.0,
         spy_path: str | None = None, worker_args: tuple[str, ...] = (), worker_env: dict[str, str] | None = None,
         plain: bool = True) -> dict[str, Any]:
     """The processor benchmark; every figure of the worker beside the plain loop's, in one run.
@@ -489,8 +489,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--customers", type=int, default=5_000)
     parser.add_argument("--rate", type=int, default=1000, help="steady rate (events/s) of the latency run")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
     parser.add_argument("--json", dest="json_path")
