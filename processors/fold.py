@@ -27,7 +27,7 @@ Key = tuple[str, ...]
 ERASURE_RANK = 9
 
 
-_set = object.__setattr__  # how a frozen dataclass sets its fields; bound once (the generated __init__ looks it up per field)
+_set = object.__setattr__  # how a frozen dataclass sets a field (bound once; the generated __init__ looks it up each time)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -36,13 +36,14 @@ class Register:
 
     `memo` keeps what is derived from the register and costly to make again, never compared or
     stored: its encoded profile item by `primary` flag (True/False), and its line in the encoded
-    state ("state", see processors.state_codec). Registers are shared between successive states.
+    state ("state", see processors.state_codec). Registers are shared between successive states;
+    `dataclasses.replace` gives a register with an empty memo.
     """
 
     clock: Clock
     value: dict[str, Any]
     provenance: dict[str, Any]
-    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __init__(self, clock: Clock, value: dict[str, Any], provenance: dict[str, Any],
                  memo: dict[Any, Any] | None = None) -> None:
@@ -54,26 +55,38 @@ class Register:
 
 @dataclass(frozen=True, slots=True, init=False)
 class State:
-    """A customer's folded events. Treat as immutable: `apply` and `merge` return new states."""
+    """A customer's folded events. Treat as immutable: `apply` and `merge` return new states.
+
+    `memo` keeps what an encoder derived from the state, never compared or stored: under IDS an
+    encoding of `event_ids` (opaque to the fold; see processors.state_codec), and under IDS_FROM,
+    set by `apply`, (the IDS of the state it started from, the ids it added since), so that the
+    encoder can derive the new encoding from the old one instead of starting again.
+    """
 
     customer_id: str
     registers: dict[Key, Register] = field(default_factory=dict)
     event_ids: frozenset[str] = frozenset()
     erased: Clock | None = None
     updated_ms: int = 0
+    memo: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __init__(self, customer_id: str, registers: dict[Key, Register] | None = None,
-                 event_ids: frozenset[str] = frozenset(), erased: Clock | None = None, updated_ms: int = 0) -> None:
+                 event_ids: frozenset[str] = frozenset(), erased: Clock | None = None, updated_ms: int = 0,
+                 memo: dict[str, Any] | None = None) -> None:
         _set(self, "customer_id", customer_id)
         _set(self, "registers", {} if registers is None else registers)
         _set(self, "event_ids", event_ids)
         _set(self, "erased", erased)
         _set(self, "updated_ms", updated_ms)
+        _set(self, "memo", {} if memo is None else memo)
 
     @property
     def version(self) -> int:
         """The number of distinct events folded: monotonic and independent of order."""
         return len(self.event_ids)
+
+
+IDS, IDS_FROM = "ids", "ids_from"  # State.memo keys (see State)
 
 
 def millis(moment: datetime) -> int:
@@ -141,12 +154,14 @@ def is_restrictive(change: dict[str, Any]) -> bool:
     return any(rank > 0 and key[0] in ("consent", "topic", "suppression") for key, rank, _ in _writes(change))
 
 
-def provenance(event: dict[str, Any]) -> dict[str, Any]:
-    """Who said it, where, when and with what proof: attached to every field an event sets."""
+def provenance(event: dict[str, Any], occurred_ms: int | None = None) -> dict[str, Any]:
+    """Who said it, where, when and with what proof: attached to every field an event sets.
+
+    `occurred_ms`: `millis(event["occurred_at"])` when the caller has it already."""
     source = event["source"]
     return {
         "event_id": event["event_id"],
-        "occurred_at": millis(event["occurred_at"]),
+        "occurred_at": millis(event["occurred_at"]) if occurred_ms is None else occurred_ms,
         "touchpoint": source["touchpoint"],
         "system": source["system"],
         "actor_type": source["actor"]["type"],
@@ -189,11 +204,23 @@ def apply(state: State, event: dict[str, Any]) -> State:
                 if not written:
                     registers, written = dict(registers), True
                 if prov is None:
-                    prov = provenance(event)
+                    prov = provenance(event, at)
                 registers[key] = Register(clock, value, prov)
-    if erased is not None and (written or erased is not state.erased):
+    if erased is not None:
         registers = _after_erasure(registers, erased)
-    return State(state.customer_id, registers, state.event_ids | {event_id}, erased, max(state.updated_ms, at))
+    return State(state.customer_id, registers, state.event_ids | {event_id}, erased, max(state.updated_ms, at),
+                 _carry_ids(state.memo, event_id))
+
+
+def _carry_ids(memo: dict[str, Any], event_id: str) -> dict[str, Any] | None:
+    """The memo of a state that adds `event_id` to the state with `memo` (see State)."""
+    base = memo.get(IDS)
+    if base is not None:
+        return {IDS_FROM: (base, (event_id,))}
+    carried = memo.get(IDS_FROM)
+    if carried is not None:
+        return {IDS_FROM: (carried[0], (*carried[1], event_id))}
+    return None
 
 
 def merge(a: State, b: State) -> State:
@@ -338,8 +365,9 @@ _CUSTOMER, _VERSION, _UPDATED, _EVALUATED, _QUIET_SLOT, _REACH_SLOT = (
 _EMPTY = default_parts()  # fields the fold does not know (added later with a default) keep their default
 for _slot in (*_SECTION_SLOT.values(), _QUIET_SLOT):
     _EMPTY[_slot] = b"\x00"  # an empty array; a null quiet_hours (the union's first branch)
-assert all(part is not None for index, part in enumerate(_EMPTY)
-           if index not in (_CUSTOMER, _VERSION, _UPDATED, _EVALUATED, _REACH_SLOT)), "a profile field the fold cannot fill"
+_ALWAYS_SET = (_CUSTOMER, _VERSION, _UPDATED, _EVALUATED, _REACH_SLOT)
+if any(part is None for index, part in enumerate(_EMPTY) if index not in _ALWAYS_SET):
+    raise RuntimeError("the profile schema has a field without a default that profile_bytes does not fill")
 _REACHABILITY_SECTIONS = frozenset(("consent", "suppression", "pause", "quiet_hours"))
 _REACH_WRITER = item_writer("reachable")
 

@@ -9,9 +9,11 @@ objects), readable when debugging a changelog. Every line is compact JSON with s
     [["consent","EMAIL","marketing"],[1772366400000,0,"e1",0],{...value},{...provenance}]
     ...                                                    one line per register, sorted by key
 
-A register's line is kept with the register (in its memo): encoding a state that differs from a
-decoded one by one event, as the processor does on every event, serializes that event's registers
-only and joins the other lines as they were read. No other state is kept between calls.
+A register's line is kept with the register, and the event-id line with the state (in their memos;
+`apply` carries the id line forward): encoding a state that differs from a decoded one by one event,
+as the processor does on every event, serializes that event's registers, inserts its id into the id
+line, and joins the other lines as they were read. Lines read are taken to be as encode_state wrote
+them (an id line that is not sorted is sorted again). No state is kept between calls.
 
 `decode_state` also reads the first format (one JSON object), which earlier versions stored.
 """
@@ -19,12 +21,13 @@ only and joins the other lines as they were read. No other state is kept between
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from json.decoder import JSONDecodeError
 from json.encoder import encode_basestring_ascii
 from json.scanner import make_scanner
 from typing import Any
 
-from processors.fold import Key, Register, State
+from processors.fold import IDS, IDS_FROM, Key, Register, State
 
 FORMAT = 2
 _LINE = "state"  # the Register.memo key of a register's line
@@ -69,12 +72,45 @@ def _line(key: Key, register: Register) -> str:
     return line
 
 
+def _ids_line(state: State) -> str:
+    """The sorted event ids as a JSON array: made from the state's parent's line when it has one."""
+    found = state.memo.get(IDS)
+    if found is None:
+        carried = state.memo.get(IDS_FROM)
+        if carried is not None and len(carried[0][0]) + len(carried[1]) == len(state.event_ids):
+            found = _with_ids(*carried[0], carried[1])
+        else:
+            ids = sorted(state.event_ids)
+            found = (ids, f"[{','.join(map(encode_basestring_ascii, ids))}]")  # what _dumps gives, faster
+        state.memo[IDS] = found
+    return found[1]
+
+
+def _with_ids(ids: list[str], line: str, added: tuple[str, ...]) -> tuple[list[str], str]:
+    """(sorted ids, their JSON line) with `added` (ids not among them) inserted in place.
+
+    An id's JSON string preceded by a comma can only be that id's item in the line: inside a JSON
+    string a quote is always escaped, so `,"` there is never followed by a whole other item.
+    """
+    ids = list(ids)
+    for event_id in sorted(added):
+        index = bisect_left(ids, event_id)
+        item = encode_basestring_ascii(event_id)
+        if index == len(ids):
+            line = f"{line[:-1]}{',' if ids else ''}{item}]"
+        else:
+            at = 1 if index == 0 else line.index("," + encode_basestring_ascii(ids[index])) + 1
+            line = f"{line[:at]}{item},{line[at:]}"
+        ids.insert(index, event_id)
+    return ids, line
+
+
 def encode_state(state: State) -> bytes:
     """A State as deterministic bytes: equal states give equal bytes."""
     registers = state.registers
     lines = [
         _dumps([FORMAT, state.customer_id, state.updated_ms, state.erased]),
-        f"[{','.join(map(encode_basestring_ascii, sorted(state.event_ids)))}]",  # what _dumps gives, faster
+        _ids_line(state),
         *[_line(key, registers[key]) for key in sorted(registers)],
     ]
     return "\n".join(lines).encode()
@@ -90,16 +126,22 @@ def decode_state(data: bytes) -> State:
     """The State that `encode_state` wrote (either format)."""
     if data[:1] == b"{":
         return _decode_first_format(data)
-    header, ids, *lines = data.decode().split("\n")
+    header, ids_line, *lines = data.decode().split("\n")
     version, customer_id, updated_ms, erased = _loads(header)
     if version != FORMAT:
         raise ValueError(f"unknown state format {version!r}")
+    ids = _loads(ids_line)
+    event_ids = frozenset(ids)
+    if len(event_ids) != len(ids) or ids != sorted(ids):  # not as encode_state writes it
+        ids = sorted(event_ids)
+        ids_line = _dumps(ids)
     return State(
         customer_id,
         dict(map(_register, lines)),
-        frozenset(_loads(ids)),
+        event_ids,
         tuple(erased) if erased else None,
         updated_ms,
+        {IDS: (ids, ids_line)},
     )
 
 

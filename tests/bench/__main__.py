@@ -1,6 +1,7 @@
 """`make bench`: run the benchmarks and write bench-results/fold.json and bench-results/processor.json.
 
-- fold: decode + fold + encode beside decode-only, on one core (no broker);
+- fold: decode + fold + encode, and the processor's per-event path with the state codec, beside
+  decode-only, on one core (no broker);
 - processor (issue 4): one real worker beside a plain confluent-kafka consume-fold-produce loop,
   and end-to-end latency at 1,000 events/s, on the broker in KAFKA_BOOTSTRAP or a local one it
   starts and stops (2 to 3 minutes on the loaded 2-core development machine).

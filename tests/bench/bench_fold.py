@@ -4,7 +4,7 @@ on the same records.
     python -m tests.bench.bench_fold --events 200000 --customers 10000 --json out.json
 
 Single-change consent events spread round-robin over the customers. The measurements:
-- decode_only: fastavro `schemaless_reader` of each body (the floor any consumer pays; the baseline);
+- decode_only: fastavro `schemaless_reader` of each body (what a fastavro consumer pays; the baseline);
 - decode_event: `schemas.codec.decode_event` (checks the header, then the compiled reader);
 - fold_spliced: decode_event, apply, profile_bytes (the fold's part of the processor, per event);
 - fold_plain: decode_event, apply, encode_profile(to_profile(...)) (the same bytes, no item cache);
@@ -13,7 +13,8 @@ Single-change consent events spread round-robin over the customers. The measurem
   Nothing is cached between events: every register of the state is parsed, and its profile item
   encoded, on every event.
 
-Every figure is the best of `--repeats` runs, in events per second, and as a ratio to decode_only:
+Every figure is the best of `--repeats` interleaved runs, timed in CPU seconds of this process (time
+spent waiting for a shared core does not count), in events per second and as a ratio to decode_only:
 the machine may be shared and noisy, and the ratios move less than the rates.
 """
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,3 +49,17 @@ def test_the_primary_flag_of_a_contact_follows_a_later_make_primary() -> None:
     second = apply(first, f.event("c", [f.contact("EMAIL", "b@x.com", "MAKE_PRIMARY")], f.at(1), event_id="2"))
     assert profile_bytes(second, f.at(2)) == encode_profile(to_profile(second, f.at(2)))
     assert [c["primary"] for c in to_profile(second, f.at(2))["contact_points"]] == [False, True]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)),
+       st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(2500, 1, 1), timezones=st.just(UTC)))
+def test_spliced_bytes_equal_the_plain_encoding_for_far_and_early_times(far, occurred) -> None:
+    """Millisecond times outside the range where ms -> datetime -> ms is exact take the slow path, to the same bytes."""
+    far = far.replace(microsecond=far.microsecond // 1000 * 1000)
+    occurred = occurred.replace(microsecond=occurred.microsecond // 1000 * 1000)
+    history = [f.event("c", [f.consent("EMAIL", "OPTED_IN", expires_at=far), f.pause(far, ["SMS"])], occurred, event_id="1"),
+               f.event("c", [f.attribute("k", "v")], far - timedelta(days=1), event_id="2")]
+    state = fold("c", history)
+    for at in (occurred, far, f.T0):
+        assert profile_bytes(state, at) == encode_profile(to_profile(state, at))

@@ -1,0 +1,141 @@
+"""The compiled Avro writers and readers are fastavro's, byte for byte and record for record."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from datetime import UTC, datetime
+
+import pytest
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from processors.fold import _wire_ms, fold, to_datetime, to_profile
+from schemas.codec import EVENTS, HEADER_SIZE, PROFILES, CodecError, decode_event, encode_event
+from schemas.compiled import UnsupportedSchema, _fastavro_writer, compile_reader, compile_writer, timestamp_millis, zigzag
+from schemas.splice import _NAMED, _field_type, field_writer, item_writer
+from tests import factories as f
+from tests.strategies import change, events
+
+fast = settings(max_examples=200, deadline=None)
+FASTAVRO_ONLY = dataclasses.replace(EVENTS, fast_reader=None)  # the codec as it was: fastavro decides everything
+
+
+def fastavro_bytes(schema, value) -> bytes:
+    buffer = io.BytesIO()
+    schemaless_writer(buffer, schema, value)
+    return buffer.getvalue()
+
+
+def outcome(decode, data: bytes):
+    """What decoding gives: the record, or the error's class and message."""
+    try:
+        return "ok", decode(data)
+    except CodecError as error:
+        return type(error).__name__, str(error)
+
+
+@fast
+@given(events(), st.integers(min_value=0, max_value=60 * 24 * 3))
+def test_the_compiled_profile_writer_is_fastavros(history, minutes) -> None:
+    profile = to_profile(fold("cust-1", history), f.at(minutes))
+    assert compile_writer(PROFILES.current)(profile) == fastavro_bytes(PROFILES.current, profile)
+    for name in ("contact_points", "consents", "topics", "frequencies", "pauses", "attributes", "suppressions", "reachable"):
+        reference = _fastavro_writer(_field_type(name)["items"], _NAMED)
+        for item in profile[name]:
+            assert item_writer(name)(item) == reference(item)
+    assert field_writer("quiet_hours")(profile["quiet_hours"]) == _fastavro_writer(_field_type("quiet_hours"), _NAMED)(profile["quiet_hours"])
+
+
+@fast
+@given(st.lists(change, min_size=1, max_size=4), st.none() | st.sampled_from(["VERBAL", "WRITTEN"]), st.text(max_size=5))
+def test_the_compiled_event_reader_gives_fastavros_record(changes, method, text) -> None:
+    proof = None if method is None else f.proof(method, recording_ref=text or None, locale="fr-CA")
+    data = encode_event(f.event(text or "c", changes, proof=proof, interaction_id=text or None, actor_id=text))
+    record, end = EVENTS.fast_reader(data, HEADER_SIZE)
+    reference = schemaless_reader(io.BytesIO(data[HEADER_SIZE:]), EVENTS.current, None)
+    assert end == len(data)
+    assert record == reference and list(record) == list(reference)
+    assert decode_event(data) == FASTAVRO_ONLY.decode(data) == reference
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(change, min_size=1, max_size=3), st.data())
+def test_damaged_records_decode_exactly_as_fastavro_decodes_them(changes, data) -> None:
+    """Truncated, extended or bit-flipped: the same record, or the same error, as the fastavro-only codec."""
+    record = bytearray(encode_event(f.event("cust-1", changes, proof=f.proof())))
+    damage = data.draw(st.sampled_from(["truncate", "flip", "append", "byte"]))
+    at = data.draw(st.integers(min_value=HEADER_SIZE, max_value=len(record) - 1))
+    if damage == "truncate":
+        del record[at:]
+    elif damage == "flip":
+        record[at] ^= 1 << data.draw(st.integers(0, 7))
+    elif damage == "append":
+        record += bytes(data.draw(st.lists(st.integers(0, 255), min_size=1, max_size=3)))
+    else:
+        record[at] = data.draw(st.integers(0, 255))
+    assert outcome(decode_event, bytes(record)) == outcome(FASTAVRO_ONLY.decode, bytes(record))
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_zigzag_is_the_avro_long(number) -> None:
+    assert zigzag(number) == fastavro_bytes("long", number)
+
+
+@settings(max_examples=300)
+@given(st.integers(min_value=0, max_value=4_000_000_000_000 - 1)
+       | st.integers(min_value=-62_135_596_800_000, max_value=253_402_300_799_999))  # years 1 to 9999
+def test_wire_millis_is_what_the_rendered_datetime_encodes_to(ms) -> None:
+    rendered = to_datetime(ms)
+    assert _wire_ms(ms) == timestamp_millis(rendered)
+    assert zigzag(_wire_ms(ms)) == fastavro_bytes({"type": "long", "logicalType": "timestamp-millis"}, rendered)
+
+
+@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)))
+def test_timestamps_are_prepared_as_fastavro_prepares_them(moment) -> None:
+    assert zigzag(timestamp_millis(moment)) == fastavro_bytes({"type": "long", "logicalType": "timestamp-millis"}, moment)
+
+
+OTHER = parse_schema({
+    "type": "record", "name": "Other", "fields": [
+        {"name": "ratio", "type": "double"},
+        {"name": "tags", "type": {"type": "map", "values": "string"}},
+        {"name": "either", "type": ["null", "string", "long"]},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+        {"name": "raw", "type": "bytes"},
+        {"name": "flags", "type": {"type": "array", "items": "boolean"}},
+        {"name": "missing", "type": ["null", "string"], "default": None},
+    ],
+})
+
+
+@fast
+@given(st.floats(allow_nan=False), st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=3),
+       st.none() | st.text(max_size=3) | st.integers(-(2**40), 2**40), st.dates(), st.binary(max_size=70),
+       st.lists(st.booleans(), max_size=70))
+def test_a_construct_the_writer_does_not_compile_is_written_by_fastavro(ratio, tags, either, day, raw, flags) -> None:
+    value = {"ratio": ratio, "tags": tags, "either": either, "day": day, "raw": raw, "flags": flags}
+    assert compile_writer(OTHER)(value) == fastavro_bytes(OTHER, value)
+
+
+def test_a_schema_the_reader_does_not_compile_is_refused_at_once() -> None:
+    with pytest.raises(UnsupportedSchema):
+        compile_reader(OTHER)
+
+
+@fast
+@given(st.binary(max_size=70), st.lists(st.booleans(), max_size=70), st.lists(st.integers(-(2**63), 2**63 - 1), max_size=3))
+def test_the_reader_reads_bytes_long_arrays_and_negative_block_counts(raw, flags, numbers) -> None:
+    schema = parse_schema({"type": "record", "name": "R", "fields": [
+        {"name": "raw", "type": "bytes"}, {"name": "flags", "type": {"type": "array", "items": "boolean"}},
+        {"name": "numbers", "type": {"type": "array", "items": "long"}}]})
+    value = {"raw": raw, "flags": flags, "numbers": numbers}
+    data = fastavro_bytes(schema, value)
+    assert compile_reader(schema)(data, 0) == (value, len(data))
+    if numbers:  # the same array written as one block with a negative count and its byte size
+        body = b"".join(zigzag(n) for n in numbers)
+        head = data[: len(data) - len(b"".join(zigzag(n) for n in numbers)) - len(zigzag(len(numbers))) - 1]
+        blocked = head + zigzag(-len(numbers)) + zigzag(len(body)) + body + b"\x00"
+        assert compile_reader(schema)(blocked, 0) == (value, len(blocked))
+        assert schemaless_reader(io.BytesIO(blocked), schema, None) == value
