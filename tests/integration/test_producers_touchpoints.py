@@ -36,20 +36,23 @@ def publisher(kafka: Settings):
 
 def on_log(kafka: Settings, event_ids: set[str], copies: int = 1) -> dict[str, list[Any]]:
     """The messages on preference-events carrying these event ids, by id (once each has `copies`)."""
-    def found(messages: list[Any]) -> dict[str, list[Any]]:
-        by_id: dict[str, list[Any]] = {}
-        for message in messages:
+    by_id: dict[str, list[Any]] = {}
+    seen = 0
+
+    def complete(messages: list[Any]) -> bool:
+        nonlocal seen
+        for message in messages[seen:]:  # each message decoded once: the shared log holds every test's records
             try:
                 event_id = decode_event(message.value())["event_id"]
             except CodecError:  # other tests' deliberate poison records share the topic
                 continue
             if event_id in event_ids:
                 by_id.setdefault(event_id, []).append(message)
-        return by_id
-    def complete(messages: list[Any]) -> bool:
-        by_id = found(messages)
+        seen = len(messages)
         return all(len(by_id.get(event_id, ())) >= copies for event_id in event_ids)
-    return found(read_all(kafka, EVENTS, complete))
+
+    complete(read_all(kafka, EVENTS, complete))
+    return by_id
 
 
 def dlq_reasons(kafka: Settings, source: str, count: int) -> list[dict[str, str]]:
