@@ -42,55 +42,25 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from prefstream.broker import LocalBroker
 from prefstream.kafka_config import consumer_config, producer_config, quiet_logger
-from prefstream.settings import Settings, load_settings
+from prefstream.settings import Settings
 from prefstream.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, PROFILES, TopicSpec, admin_client, create_topics, topic_specs
 from processors.app import changelog_specs
 from schemas.codec import encode_event
 from tests import factories as f
-from tests.conftest import free_port
+from tests.kafka_for_tests import free_port, kafka_broker
 
 CHANNELS = ["EMAIL", "SMS", "PUSH", "PHONE"]
 STATUSES = ["OPTED_IN", "OPTED_OUT", "PENDING"]
 GOAL_EVENTS_PER_S = 20_000
 GOAL_RATIO = 0.5
 GOAL_P99_MS = 100.0
-
-
-@contextmanager
-def broker() -> Iterator[Settings]:
-    """KAFKA_BOOTSTRAP's cluster, or a local broker in a temporary folder, stopped by PID at the end."""
-    if os.environ.get("KAFKA_BOOTSTRAP"):
-        yield load_settings()
-        return
-    with tempfile.TemporaryDirectory(prefix="prefstream-bench-broker-") as home:
-        env = {"PREFSTREAM_HOME": home, "PREFSTREAM_KAFKA_PORT": str(free_port()),
-               "PREFSTREAM_CONTROLLER_PORT": str(free_port())}
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        try:
-            settings = load_settings()
-            local = LocalBroker(settings)
-            local.start(timeout=90)
-            try:
-                yield settings
-            finally:
-                local.stop()
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 def make_events(prefix: str, count: int, customers: int, start: datetime) -> list[tuple[bytes, bytes]]:
@@ -429,7 +399,7 @@ def run(events: int = 50_000, customers: int = 5_000, rate: int = 1000, seconds:
     prefix = f"bench{tag}-"
     app_id = f"prefstream-bench-{tag}"
     scratch = f"bench-plain-profiles-{tag}"
-    with broker() as settings, tempfile.TemporaryDirectory(prefix="prefstream-bench-processor-") as tmp:
+    with kafka_broker() as settings, tempfile.TemporaryDirectory(prefix="prefstream-bench-processor-") as tmp:
         folder = Path(tmp)
         scratch_spec = TopicSpec(scratch, settings.partitions, {"cleanup.policy": "delete", "retention.ms": "3600000"})
         create_topics(settings, topic_specs(settings) + changelog_specs(settings, app_id) + [scratch_spec])

@@ -16,27 +16,22 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
 
-from prefstream.broker import LocalBroker
 from prefstream.kafka_config import producer_config
-from prefstream.settings import Settings, load_settings
 from prefstream.topics import TopicSpec, admin_client, create_topics
 from processors.admission import admit
 from processors.audit import history
 from processors.logread import LogReader, Topics
 from processors.replay import Rebuild
 from schemas.codec import decode_event, encode_event
+from tests.kafka_for_tests import kafka_broker
 from tests import factories as f
 
 CHANNELS = ["EMAIL", "SMS", "PUSH", "PHONE"]
@@ -85,32 +80,10 @@ def replay_rates(events: int, customers: int, repeats: int = 3) -> dict[str, Any
     }
 
 
-@contextmanager
-def broker() -> Iterator[Settings]:
-    """The cluster in KAFKA_BOOTSTRAP, or a local broker in a temporary folder for the run."""
-    if os.environ.get("KAFKA_BOOTSTRAP"):
-        yield load_settings()
-        return
-    from tests.conftest import free_port
-
-    with tempfile.TemporaryDirectory() as home:
-        saved = dict(os.environ)
-        os.environ.update({"PREFSTREAM_HOME": home, "PREFSTREAM_KAFKA_PORT": str(free_port()),
-                           "PREFSTREAM_CONTROLLER_PORT": str(free_port())})
-        local = LocalBroker(load_settings())
-        local.start(timeout=90)
-        try:
-            yield load_settings()
-        finally:
-            local.stop()
-            os.environ.clear()
-            os.environ.update(saved)
-
-
 def history_time(log_events: int, partitions: int = 12, own_events: int = 50, repeats: int = 3) -> dict[str, Any]:
     """Seconds for `history` of one customer in a topic of `log_events` records."""
     topic = f"bench-replay-{uuid.uuid4().hex[:8]}"
-    with broker() as settings:
+    with kafka_broker() as settings:
         create_topics(settings, [TopicSpec(topic, partitions)])
         try:
             target = "cust-target"

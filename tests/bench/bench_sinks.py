@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import statistics
 import tempfile
 import threading
@@ -30,15 +29,14 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from prefstream.broker import LocalBroker
 from prefstream.kafka_config import producer_config
-from prefstream.settings import Settings, load_settings
+from prefstream.settings import Settings
 from processors.fold import fold, profile_bytes, profile_time
 from sinks.delivery import Delivery
 from sinks.runner import SinkRunner
 from sinks.targets import Failure, Target, make_target
 from tests import factories as f
-from tests.conftest import free_port
+from tests.kafka_for_tests import free_port, kafka_broker
 from tests.integration.sinkkit import produce, source_topic, unit, wait_until
 
 SECRET = "bench-secret"
@@ -142,27 +140,9 @@ def measure(settings: Settings, kind: str, target: dict[str, Any], count: int, r
             "latency_p99_ms": round(percentile(latencies, 99) * 1000, 1), "steady_rate_per_s": rate}
 
 
-@contextmanager
-def broker() -> Iterator[Settings]:
-    """KAFKA_BOOTSTRAP's cluster, or a local broker in a temporary folder."""
-    if os.environ.get("KAFKA_BOOTSTRAP"):
-        yield load_settings()
-        return
-    with tempfile.TemporaryDirectory(prefix="prefstream-bench-") as home:
-        os.environ.update(PREFSTREAM_HOME=home, PREFSTREAM_KAFKA_PORT=str(free_port()),
-                          PREFSTREAM_CONTROLLER_PORT=str(free_port()))
-        settings = load_settings()
-        local = LocalBroker(settings)
-        local.start(timeout=90)
-        try:
-            yield settings
-        finally:
-            local.stop()
-
-
 def run(count: int = 20_000, rate: int = 200, seconds: float = 5.0, webhook_count: int = 5_000) -> dict[str, Any]:
     """Every target's figures, by target name."""
-    with broker() as settings, tempfile.TemporaryDirectory(prefix="prefstream-bench-targets-") as folder:
+    with kafka_broker() as settings, tempfile.TemporaryDirectory(prefix="prefstream-bench-targets-") as folder:
         results = {
             "file": measure(settings, "file", {"type": "file", "path": f"{folder}/out.jsonl"}, count, rate, seconds),
             "sqlite": measure(settings, "sqlite", {"type": "sql", "dsn": f"sqlite:///{folder}/sink.db"}, count, rate, seconds),

@@ -19,7 +19,7 @@ from prefstream.kafka_config import consumer_config, producer_config
 from prefstream.settings import Settings
 from prefstream.topics import EVENTS
 from schemas.codec import encode_event
-from tests.conftest import free_port
+from tests.kafka_for_tests import free_port
 
 
 class Worker:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.kafka_for_tests import free_port
 
 
 def _bin_dir() -> Path:

@@ -22,7 +22,7 @@ from processors.partitioner import partition_for
 from processors.routing import restricts_contact
 from schemas.codec import encode_event
 from tests import factories as f
-from tests.conftest import free_port
+from tests.kafka_for_tests import free_port
 
 TOUCHPOINTS = ["WEB", "POS", "CALL_CENTER", "SOCIAL", "SMS"]
 

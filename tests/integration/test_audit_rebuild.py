@@ -8,7 +8,7 @@ from prefstream.settings import Settings
 from prefstream.topics import create_topics
 from processors.audit import verify
 from processors.logread import LogReader, Topics
-from tests.conftest import free_port
+from tests.kafka_for_tests import free_port
 from tests.integration.helpers import publish
 from tests.integration.test_audit import cli, mixed_history
 

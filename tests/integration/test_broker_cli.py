@@ -13,7 +13,7 @@ import pytest
 
 from prefstream.broker import process_alive
 from prefstream.settings import Settings
-from tests.conftest import free_port
+from tests.kafka_for_tests import free_port
 
 
 def prefstream(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

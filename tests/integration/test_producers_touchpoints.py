@@ -22,7 +22,7 @@ from processors.partitioner import partition_for
 from producers import call_center, sms, social
 from producers.publisher import Publisher
 from schemas.codec import CodecError, decode_event
-from tests.conftest import free_port
+from tests.kafka_for_tests import free_port
 from tests.integration.helpers import read_all
 
 

@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from prefstream.kafka_config import consumer_config
 from prefstream.settings import Settings
-from tests.conftest import free_port
+from tests.kafka_for_tests import free_port
 from tests.integration.sinkkit import history, produce, settle, source_topic, wait_until
 
 CUSTOMERS = [f"cust-{i}" for i in range(60)]

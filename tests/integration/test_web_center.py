@@ -27,7 +27,7 @@ from producers.web.app import create_app
 from producers.web.config import WebSettings, load_web_config
 from producers.web.service import PreferenceCenter
 from schemas.codec import decode_event
-from tests.conftest import free_port
+from tests.kafka_for_tests import free_port
 from tests.integration.helpers import read_all
 
 SECRET = b"integration-test-secret-0123456789abcdef"

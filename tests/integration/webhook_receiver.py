@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from sinks.targets.webhook import SIGNATURE_HEADER, sign
-from tests.conftest import free_port
+from tests.kafka_for_tests import free_port
 
 
 class Receiver:
