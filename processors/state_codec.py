@@ -89,10 +89,14 @@ def _ids_line(state: State) -> str:
 def _with_ids(ids: list[str], line: str, added: tuple[str, ...]) -> tuple[list[str], str]:
     """(sorted ids, their JSON line) with `added` (ids not among them) inserted in place.
 
-    An id's JSON string preceded by a comma can only be that id's item in the line: inside a JSON
-    string a quote is always escaped, so `,"` there is never followed by a whole other item.
+    When no id holds a comma, every comma in the line separates two items, so `,` followed by an
+    id's JSON string can only be that id's item. Otherwise the line is written again from scratch.
     """
     ids = list(ids)
+    if line.count(",") + 1 != max(len(ids), 1) or any("," in event_id for event_id in added):
+        ids.extend(added)
+        ids.sort()
+        return ids, f"[{','.join(map(encode_basestring_ascii, ids))}]"
     for event_id in sorted(added):
         index = bisect_left(ids, event_id)
         item = encode_basestring_ascii(event_id)

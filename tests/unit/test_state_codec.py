@@ -171,3 +171,14 @@ def test_an_unsorted_id_line_from_elsewhere_still_decodes_to_the_canonical_state
     assert decoded == state
     assert encode_state(apply(decoded, f.event("c", [], f.at(1), event_id="aa"))) == \
         encode_state(apply(state, f.event("c", [], f.at(1), event_id="aa")))
+
+
+@pytest.mark.parametrize("ids", [[",", '"', "\r,"], ["a,", "b"], ['x",', "y"], ["b", "a,\"", "c"]])
+def test_ids_whose_json_hides_a_separator_are_still_spliced_into_their_sorted_place(ids: list[str]) -> None:
+    """An id ending in a comma makes `,"` appear inside a string: the splice must not be fooled by it."""
+    history = [f.event("c", [f.attribute("k", str(i))], f.at(i), event_id=event_id) for i, event_id in enumerate(ids)]
+    for split in range(len(ids) + 1):
+        state = decode_state(encode_state(fold("c", history[:split])))
+        for event in history[split:]:
+            state = apply(state, event)
+        assert json.loads(encode_state(state).decode().split("\n")[1]) == sorted(ids)
