@@ -328,6 +328,41 @@ def serve_call_center(
     _serve("call-center", port, lambda publisher: call_center.create_app(publisher, processor_url))
 
 
+@app.command("simulate")
+def simulate_command(
+    customers: int = typer.Option(1000, min=1, help="Simulated customers (ids sim-000000 ...)."),
+    rate: float = typer.Option(50.0, min=0.1, help="Requests per second over all adapters (a POS file counts as one)."),
+    duration: float = typer.Option(60.0, min=0.0, help="Seconds to run; 0 runs until Ctrl+C."),
+    seed: int = typer.Option(0, help="Seed of the traffic generator (same seed, same traffic)."),
+    web_port: int = typer.Option(8080, help="Port of `prefstream serve web` (links are signed with PREFSTREAM_WEB_SECRET)."),
+    call_center_port: int = typer.Option(8081, help="Port of `prefstream serve call-center`."),
+    social_port: int = typer.Option(8082, help="Port of `prefstream serve social`."),
+    sms_port: int = typer.Option(8083, help="Port of `prefstream serve sms`."),
+    metrics_port: int = typer.Option(None, help="Serve this process's /metrics (the POS publisher's counters) on 127.0.0.1."),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+) -> None:
+    """Drive every adapter with mixed traffic (web sessions, POS late files, agent calls, social, SMS
+    STOP/START, duplicates, malformed input); print accepted and rejected counts. Exit 1 when an
+    adapter answered against expectation (rejected valid input, accepted malformed) or failed."""
+    import json
+    import time
+
+    from prefstream.simulate.command import simulate, summary
+    from prefstream.simulate.driver import FAILED, UNEXPECTED, Endpoints
+
+    local = "http://127.0.0.1:{}".format
+    endpoints = Endpoints(local(web_port), local(call_center_port), local(social_port), local(sms_port))
+    began = time.monotonic()
+    tally = simulate(load_settings(), customers, rate, duration, seed, endpoints, web_port, metrics_port)
+    seconds = time.monotonic() - began
+    if as_json:
+        console.print_json(json.dumps({"seconds": round(seconds, 1), **tally.as_dict()}))
+    else:
+        console.print(summary(tally, seconds), highlight=False)
+    if tally.total(UNEXPECTED) or tally.total(FAILED):
+        raise typer.Exit(EXIT_PROBLEM)
+
+
 @app.command("run")
 def run() -> None:
     """Run the local pipeline (broker, topics, stages) until Ctrl+C; stops what it started."""

@@ -1,0 +1,1 @@
+"""`prefstream simulate`: realistic mixed traffic through every touchpoint adapter's real interface."""
