@@ -1,4 +1,11 @@
-"""`prefstream run`: bring up the local pipeline, keep it running, tear down what it started.
+"""`prefstream run`: bring up the local pipeline, drive it with simulated traffic, show progress,
+tear down what it started.
+
+Order: broker (unless external or already up), topics, the processor, the four HTTP adapters, one
+sink per business unit, then (once they answer) the simulator. Ctrl+C or SIGTERM, or the end of
+`--duration`, stops the simulator, lets the processor and the sinks drain (so `prefstream verify`
+finds the profiles complete; a second Ctrl+C skips that), then stops every stage by its PID, in
+reverse order, and the broker if this run started it.
 
 One run at a time per home folder: a second one is told so (an exclusive lock on `run.lock`)
 instead of fighting the first over ports and state.
@@ -9,17 +16,25 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from rich.console import Console
+from rich.live import Live
+
+from prefstream import run_progress
 from prefstream.broker import BrokerError, LocalBroker
+from prefstream.run_stages import Ports, Stage, Traffic, child_env, pipeline_stages, simulator_stage, sinks_config
 from prefstream.settings import Settings
 from prefstream.topics import create_topics
+
+SAMPLE_CUSTOMER = "sim-000000"
+READY_TIMEOUT = 120.0
+DRAIN_TIMEOUT = 180.0
 
 
 class AlreadyRunning(Exception):
@@ -50,65 +65,181 @@ def run_lock(home: Path) -> Iterator[None]:
         handle.close()
 
 
-@dataclass
-class Stage:
-    """A long-running child process of the pipeline, with its log file."""
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl+C (KeyboardInterrupt) for the duration."""
+    def interrupt(_number: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
-    name: str
-    command: list[str]
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def start(self, logs: Path) -> None:
-        logs.mkdir(parents=True, exist_ok=True)
-        with (logs / f"{self.name}.log").open("ab") as out:
-            self.process = subprocess.Popen(
-                self.command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-            )
+def answers(url: str) -> bool:
+    """Whether an HTTP endpoint answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
 
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
+
+def check_running(stages: list[Stage]) -> None:
+    """Raise BrokerError naming the first stage that has exited."""
+    for stage in stages:
+        code = stage.exited()
+        if code is not None:
+            raise BrokerError(f"{stage.name} exited with code {code}; see its log")
+
+
+def wait_ready(stages: list[Stage], ports: Ports, timeout: float = READY_TIMEOUT) -> float:
+    """Seconds until the processor is ready and every stage's metrics endpoint answers."""
+    began = time.monotonic()
+    urls = [f"http://127.0.0.1:{ports.processor}/ready/"] + [stage.metrics for stage in stages if stage.metrics]
+    while not all(answers(url) for url in urls):
+        check_running(stages)
+        if time.monotonic() - began > timeout:
+            late = ", ".join(url for url in urls if not answers(url))
+            raise BrokerError(f"not ready after {timeout:.0f} s: {late}; see the logs")
+        time.sleep(1.0)
+    return time.monotonic() - began
+
+
+class Lag:
+    """The processor group's records still to process, from committed offsets (None when unreadable)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from processors.logread import LogReader
+
+        self.settings = settings
+        self.group = os.environ.get("PREFSTREAM_APP_ID", "prefstream-processor")
+        self.reader = LogReader(settings)
+
+    def __call__(self) -> int | None:
+        from confluent_kafka import KafkaException
+
+        from processors.logread import Topics
+        from processors.rebuild import group_lag
+
+        topics = Topics()
         try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            return group_lag(self.settings, self.reader, self.group, [topics.events, topics.customer_events]).behind
+        except KafkaException:
+            return None
+
+    def close(self) -> None:
+        self.reader.close()
 
 
-def pipeline_stages(settings: Settings) -> list[Stage]:
-    """The processes `run` starts, in start order (stopped in reverse)."""
-    del settings  # the stages read their settings from the same environment
-    return []
+def sample_link(ports: Ports, env: dict[str, str]) -> str:
+    """The preference-center link of the simulated sample customer."""
+    from datetime import UTC, datetime
+
+    from producers.web.config import WebSettings, load_web_config
+    from producers.web.service import access_link
+
+    web = WebSettings(secret=env["PREFSTREAM_WEB_SECRET"].encode(), processor_url=env["PREFSTREAM_PROCESSOR_URL"],
+                      public_url=f"http://127.0.0.1:{ports.web}", dev=False)
+    return access_link(load_web_config(), web, SAMPLE_CUSTOMER, datetime.now(UTC))
 
 
-def run_pipeline(settings: Settings, say: Callable[[str], None] = print) -> None:
-    """Start the broker (unless external or already up), the topics and every stage; wait for Ctrl+C."""
-    with run_lock(settings.home):
+def watch(stages: list[Stage], simulator: Stage, scraper: run_progress.Scraper, lag: Lag, header: list[str],
+          console: Console, say: Callable[[str], None]) -> None:
+    """Show progress until the simulator exits (the end of --duration) or KeyboardInterrupt."""
+    before: run_progress.Snapshot | None = None
+    status = "Ctrl+C stops everything this run started"
+    if console.is_terminal:
+        with Live(console=console, refresh_per_second=2, transient=False) as live:
+            while simulator.exited() is None:
+                check_running(stages)
+                now = scraper.take(lag())
+                live.update(run_progress.view(now, before, header, status))
+                before = now
+                time.sleep(1.0)
+    else:
+        for text in header:
+            say(text)
+        last = 0.0
+        while simulator.exited() is None:
+            check_running(stages)
+            if time.monotonic() - last >= 10:
+                now = scraper.take(lag())
+                say(run_progress.line(now, before))
+                before, last = now, time.monotonic()
+            time.sleep(0.5)
+    say(f"simulator finished (exit code {simulator.exited()}); its counts are in its log")
+
+
+def drain(stages: list[Stage], scraper: run_progress.Scraper, lag: Lag, say: Callable[[str], None],
+          timeout: float = DRAIN_TIMEOUT) -> None:
+    """Wait until the processor has processed every record (twice in a row) and every sink has no lag."""
+    say("draining: waiting for the processor and the sinks to catch up (Ctrl+C again stops at once)")
+    began, zero_before = time.monotonic(), False
+    while time.monotonic() - began < timeout:
+        check_running(stages)
+        behind = lag()
+        snapshot = scraper.take(behind)
+        zero = behind == 0 and not any(snapshot.sink_lag.values())
+        if zero and zero_before:
+            say(f"caught up in {time.monotonic() - began:.0f} s: {run_progress.line(snapshot, None)}")
+            return
+        zero_before = zero
+        time.sleep(2.0)
+    say(f"not caught up after {timeout:.0f} s; stopping anyway")
+
+
+def run_pipeline(settings: Settings, say: Callable[[str], None] = print, ports: Ports | None = None,
+                 traffic: Traffic | None = None, console: Console | None = None) -> None:
+    """Start everything, drive it with the simulator, show progress; stop what it started (see the module doc)."""
+    ports, traffic, console = ports or Ports(), traffic or Traffic(), console or Console()
+    with run_lock(settings.home), sigterm_interrupts():
         broker = LocalBroker(settings)
         started_broker = False
-        if not settings.external and broker.pid() is None:
-            seconds = broker.start()
-            started_broker = True
-            say(f"Kafka {broker.status().version} ready on {broker.address} in {seconds:.1f} s")
-        for topic, outcome in create_topics(settings).items():
-            say(f"topic {topic}: {outcome}")
-        stages = pipeline_stages(settings)
-        logs = settings.home / "logs"
+        stages: list[Stage] = []
+        simulator: Stage | None = None
         try:
+            if not settings.external and broker.pid() is None:
+                started_broker = True
+                seconds = broker.start()
+                say(f"Kafka {broker.status().version} ready on {broker.address} in {seconds:.1f} s")
+            created = create_topics(settings)
+            say(f"topics: {sum(outcome == 'created' for outcome in created.values())} created, {len(created)} in all")
+            env = child_env(settings, ports, sinks_config(settings.home, ports))
+            stages = pipeline_stages(settings, ports, env)
+            logs = settings.home / "logs"
             for stage in stages:
                 stage.start(logs)
-                say(f"started {stage.name} (pid {stage.process.pid}), log: {logs / (stage.name + '.log')}")
-            say("pipeline running; Ctrl+C stops everything this run started")
-            while True:
-                for stage in stages:
-                    if stage.process is not None and stage.process.poll() is not None:
-                        raise BrokerError(f"{stage.name} exited with code {stage.process.returncode}; see its log")
-                time.sleep(0.5)
+                say(f"started {stage.name} (pid {stage.process.pid}), log {logs / (stage.name + '.log')}")
+            say(f"every stage ready in {wait_ready(stages, ports):.0f} s")
+            simulator = simulator_stage(ports, traffic, env)
+            simulator.start(logs)
+            lag = Lag(settings)
+            try:
+                header = [
+                    f"simulating {traffic.customers:,} customers at {traffic.rate:g} requests/s"
+                    + (f" for {traffic.duration:g} s" if traffic.duration else " until Ctrl+C"),
+                    f"preference center of sample customer {SAMPLE_CUSTOMER}: {sample_link(ports, env)}",
+                    "metrics: " + " ".join(stage.metrics for stage in [*stages, simulator] if stage.metrics),
+                    f"logs: {logs}",
+                ]
+                scraper = run_progress.Scraper(stage.metrics for stage in [*stages, simulator] if stage.metrics)
+                try:
+                    watch(stages, simulator, scraper, lag, header, console, say)
+                except KeyboardInterrupt:
+                    say("stopping the simulator")
+                simulator.stop()
+                drain(stages, scraper, lag, say)
+            finally:
+                lag.close()
         except KeyboardInterrupt:
-            say("stopping")
+            say("stopping now")
         finally:
-            for stage in reversed(stages):
+            for stage in reversed([*stages, *([simulator] if simulator else [])]):
                 stage.stop()
+            if stages:
+                say(f"stopped {len(stages) + bool(simulator)} processes")
             if started_broker:
                 broker.stop()
+                say("broker stopped")

@@ -129,6 +129,8 @@ class Traffic:
             body["cadence"] = r.choice(("DAILY", "WEEKLY", "MONTHLY"))
         if r.random() < 0.3:
             body["phone"] = customer.phone
+        if body["consents"].get("EMAIL"):
+            body["email"] = customer.email  # the center needs an address to opt in to email
         return Request("web", "session", customer.id, body, True)
 
     def _call_center(self, customer: Customer, bad: bool) -> Request:

@@ -12,7 +12,7 @@ from producers import call_center, pos, sms, social
 from producers.http import BadInput
 from producers.publisher import event_problems
 from producers.web.config import load_web_config
-from producers.web.preferences import parse_json
+from producers.web.preferences import Current, parse_json, plan
 from prefstream.simulate.driver import ACCEPTED, FAILED, IGNORED, REJECTED, UNEXPECTED, classify
 from prefstream.simulate.traffic import ADAPTERS, Traffic
 
@@ -61,7 +61,10 @@ def _adapter_accepts(request) -> bool:
             event = call_center.agent_event(body, NOW)
             return not event_problems(event, NOW, timedelta(minutes=5))[0]
         elif request.adapter == "web":
-            return not isinstance(body, bytes) and not parse_json(body, load_web_config())[1]
+            if isinstance(body, bytes):
+                return False
+            desired, problems = parse_json(body, load_web_config())
+            return not problems and not plan(Current(), desired, load_web_config(), NOW).problems
         else:
             return all(not pos.record_event(row)[1] for row in body)
     except BadInput:
