@@ -17,6 +17,7 @@ import fcntl
 import os
 import signal
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,10 +79,12 @@ def sigterm_interrupts() -> Iterator[None]:
 
 
 def answers(url: str) -> bool:
-    """Whether an HTTP endpoint answers 200."""
+    """Whether an HTTP endpoint answers 200 (or 404 for a query of an unknown key: the query API routes)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
+    except urllib.error.HTTPError as error:
+        return error.code == 404 and "/profiles/" in url
     except (OSError, ValueError):
         return False
 
@@ -97,7 +100,8 @@ def check_running(stages: list[Stage]) -> None:
 def wait_ready(stages: list[Stage], ports: Ports, timeout: float = READY_TIMEOUT) -> float:
     """Seconds until the processor is ready and every stage's metrics endpoint answers."""
     began = time.monotonic()
-    urls = [f"http://127.0.0.1:{ports.processor}/ready/"] + [stage.metrics for stage in stages if stage.metrics]
+    query = f"http://127.0.0.1:{ports.processor}/profiles/{SAMPLE_CUSTOMER}/"  # the web center's reads work
+    urls = [f"http://127.0.0.1:{ports.processor}/ready/", query] + [stage.metrics for stage in stages if stage.metrics]
     while not all(answers(url) for url in urls):
         check_running(stages)
         if time.monotonic() - began > timeout:

@@ -72,4 +72,5 @@ def summary(tally: Tally, seconds: float) -> str:
     lines.append(f"{'total':12}" + "".join(f"{tally.total(name):>11,}" for name in outcomes))
     lines.append(f"{tally.sent:,} requests in {seconds:.1f} s ({tally.sent / max(seconds, 1e-9):,.0f}/s); "
                  "POS counts are lines, the others requests")
+    lines += [f"  {count:,} x {what}" for what, count in tally.surprises.most_common(10)]
     return "\n".join(lines)

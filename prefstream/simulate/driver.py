@@ -42,6 +42,7 @@ class Tally:
 
     counts: dict[str, Counter[str]] = field(default_factory=lambda: {name: Counter() for name in ADAPTERS})
     sent: int = 0
+    surprises: Counter[str] = field(default_factory=Counter)  # "adapter status: problem paths" (no values)
 
     def add(self, adapter: str, outcome: str, n: int = 1) -> None:
         self.counts[adapter][outcome] += n
@@ -112,8 +113,9 @@ class Driver:
             else:
                 outcome = await self._http(request)
                 self.tally.add(request.adapter, outcome)
-        except (aiohttp.ClientError, TimeoutError, OSError):
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
             self.tally.add(request.adapter, FAILED)
+            self.tally.surprises[f"{request.adapter} {request.kind}: {type(error).__name__}"] += 1
         finally:
             self.gate.release()
 
@@ -133,16 +135,23 @@ class Driver:
                "sms": f"{ends.sms}/sms/inbound"}[request.adapter]
         status, answer = await self._post(url, request.body)
         published = status == 202 or (request.adapter == "sms" and status == 200 and bool(answer.get("event_id")))
-        return classify(status, request.valid, published)
+        return self._note(request, status, answer, classify(status, request.valid, published))
+
+    def _note(self, request: Request, status: int, answer: dict[str, Any], outcome: str) -> str:
+        if outcome in (UNEXPECTED, FAILED):
+            paths = ",".join(sorted({str(p.get("path")) for p in answer.get("problems", []) if isinstance(p, dict)}))
+            self.tally.surprises[f"{request.adapter} {request.kind} {status}: {paths or answer.get('error', '')}"] += 1
+        return outcome
 
     async def _web(self, request: Request) -> str:
         api = f"{self.endpoints.web}/api/p/{self.sign(request.customer)}/preferences"
         async with self.session.get(api) as answer:  # type: ignore[union-attr]
             if answer.status != 200:
-                return FAILED if answer.status >= 500 else UNEXPECTED
+                return self._note(request, answer.status, await answer.json(content_type=None),
+                                  FAILED if answer.status >= 500 else UNEXPECTED)
             csrf = (await answer.json())["csrf_token"]
         status, body = await self._post(api, request.body, {"X-CSRF-Token": csrf})
-        return classify(status, request.valid, bool(body.get("accepted")))
+        return self._note(request, status, body, classify(status, request.valid, bool(body.get("accepted"))))
 
     async def _pos(self, request: Request) -> None:
         path = self.folder / f"export-{self.tally.sent}.csv"
