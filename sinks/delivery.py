@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from schemas.codec import CodecError, decode_profile
@@ -27,9 +27,8 @@ class Source:
 class Delivery:
     """An upsert of a projected profile, or a delete (`profile is None`).
 
-    A delete has the version of the profile that no longer passes the filter. An erasure
-    (`erased`, from a tombstone) carries no version of its own; once batched it carries the
-    highest version its batch saw for the customer, if any.
+    A delete has the version of the profile that no longer passes the filter; an erasure
+    (`erased`, from a tombstone) has no version.
     """
 
     customer_id: str
@@ -76,12 +75,9 @@ def to_delivery(source: Source, config: SinkConfig) -> Delivery:
 
 def latest_per_customer(deliveries: list[Delivery]) -> list[Delivery]:
     """The last delivery of each customer in arrival order (a key's records share a partition,
-    so arrival order is the profile's order). An erasure that supersedes versioned deliveries
-    takes their highest version, so a target can keep it as the erasure's marker."""
+    so arrival order is the profile's order)."""
     latest: dict[str, Delivery] = {}
     for delivery in deliveries:
-        previous = latest.pop(delivery.customer_id, None)
-        if delivery.erased and previous is not None and previous.version is not None:
-            delivery = replace(delivery, version=max(previous.version, delivery.version or 0))
+        latest.pop(delivery.customer_id, None)
         latest[delivery.customer_id] = delivery
     return list(latest.values())
