@@ -62,6 +62,7 @@ class SinkConfig:
     metrics_port: int | None
     metrics_host: str
     session_timeout_seconds: float = 10.0
+    max_poll_interval_seconds: float = 300.0
     instance_id: str | None = None
     source_topic: str = PROFILES
 
@@ -119,7 +120,8 @@ def _unit(name: str, unit: dict[str, Any], defaults: dict[str, Any], source: str
     if not _NAME.fullmatch(name):
         raise ConfigError(f"{origin}: business unit name {name!r} must be lowercase letters, digits, '-' or '_'")
     known = {"sections", "purposes", "include_provenance", "filter", "target", "retry", "batch_size",
-             "batch_seconds", "metrics_port", "metrics_host", "session_timeout_seconds", "instance_id"}
+             "batch_seconds", "metrics_port", "metrics_host", "session_timeout_seconds", "max_poll_interval_seconds",
+             "instance_id"}
     unknown = sorted(set(unit) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
@@ -130,6 +132,10 @@ def _unit(name: str, unit: dict[str, Any], defaults: dict[str, Any], source: str
     purposes = setting.get("purposes")
     if purposes is not None and (not isinstance(purposes, list) or not all(isinstance(p, str) for p in purposes)):
         raise ConfigError(f"{where}: purposes must be a list of strings")
+    session_timeout = _positive(setting.get("session_timeout_seconds", 10.0), "session_timeout_seconds", where, float)
+    max_poll_interval = _positive(setting.get("max_poll_interval_seconds", 300.0), "max_poll_interval_seconds", where, float)
+    if max_poll_interval < session_timeout:
+        raise ConfigError(f"{where}: max_poll_interval_seconds must be at least session_timeout_seconds")
     port = setting.get("metrics_port")
     if port is not None and (not isinstance(port, int) or not 0 <= port < 65536):
         raise ConfigError(f"{where}: metrics_port must be a port number")
@@ -145,7 +151,8 @@ def _unit(name: str, unit: dict[str, Any], defaults: dict[str, Any], source: str
         batch_seconds=_positive(setting.get("batch_seconds", 1.0), "batch_seconds", where, float),
         metrics_port=port,
         metrics_host=str(setting.get("metrics_host", "127.0.0.1")),
-        session_timeout_seconds=_positive(setting.get("session_timeout_seconds", 10.0), "session_timeout_seconds", where, float),
+        session_timeout_seconds=session_timeout,
+        max_poll_interval_seconds=max_poll_interval,
         instance_id=str(unit["instance_id"]) if unit.get("instance_id") else None,
         source_topic=source,
     )
@@ -213,8 +220,8 @@ def _target(table: dict[str, Any] | None, name: str, where: str) -> dict[str, An
     if kind == "sql":
         target.setdefault("dsn", f"sqlite:///prefstream-sink-{name}.db")
         target.setdefault("table", f"profiles_{name.replace('-', '_')}")
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", str(target["table"])):
-            raise ConfigError(f"{where}: target.table must be a plain SQL identifier")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,54}", str(target["table"])):  # + "_offsets" <= 63
+            raise ConfigError(f"{where}: target.table must be a plain SQL identifier of at most 55 characters")
         if not str(target["dsn"]).startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ConfigError(f"{where}: target.dsn must start with sqlite:/// or postgresql://")
     if kind == "topic":

@@ -14,4 +14,6 @@ LATENCY = Histogram(
     ["business_unit"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+REBALANCES = Counter("prefstream_sink_rebalances_total", "Times the business unit's partitions were revoked or lost while running",
+                     ["business_unit"])
 LAG = Gauge("prefstream_sink_consumer_lag", "Records of customer-profiles not yet committed", ["business_unit"])

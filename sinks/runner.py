@@ -6,6 +6,12 @@ batch (and the dead-letter topic acknowledged its records). A batch closes at `b
 records or `batch_seconds` after its first record. A target that fails a whole batch (database
 down) keeps the batch pending: consumption pauses and the write is retried with backoff.
 `stop()` (SIGTERM/SIGINT in `prefstream sink run`) flushes the pending batch and commits.
+
+The target writes in a worker thread. A write still running after half a second (a webhook
+retrying through an outage) pauses every partition and this thread keeps polling, so however long
+the retries take the member never exceeds `max.poll.interval.ms` and keeps its partitions. If a
+rebalance takes the partitions meanwhile, the write is interrupted and its batch left uncommitted
+for the new owner. After `stop()`, a write gets STOP_GRACE_SECONDS before it is interrupted.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as WriteRunning
 from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
@@ -24,11 +32,14 @@ from prefstream.topics import DLQ_RETENTION_MS, TopicSpec, create_topics
 from sinks.backoff import backoff
 from sinks.config import SinkConfig
 from sinks.delivery import Delivery, Source, Undecodable, latest_per_customer, to_delivery
-from sinks.metrics import DEAD_LETTERED, DELIVERED, LAG, LATENCY, RETRIED
-from sinks.targets import Target, make_target
+from sinks.metrics import DEAD_LETTERED, DELIVERED, LAG, LATENCY, REBALANCES, RETRIED
+from sinks.targets import Failure, Target, make_target
 from sinks.targets.base import TargetError
 
 log = logging.getLogger("prefstream.sinks")
+
+KEEPALIVE_AFTER_SECONDS = 0.5  # a write running longer than this pauses the partitions and polls
+STOP_GRACE_SECONDS = 10.0  # after stop(), how long a write may still take before it is interrupted
 
 
 def _source(message: Message) -> Source:
@@ -53,9 +64,14 @@ class SinkRunner:
         self._retry_at = 0.0
         self._committed: dict[tuple[str, int], int] = {}
         self._lag_due = 0.0
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"sink-{config.name}-write")
+        self._writing: Future[list[Failure]] | None = None
+        self._abandoned = False
+        self._stop_at = 0.0
 
     def stop(self) -> None:
         """Ask the loop to flush, commit and return (safe from a signal handler or another thread)."""
+        self._stop_at = self._stop_at or time.monotonic()
         self._stopping.set()
 
     def run(self) -> None:
@@ -67,11 +83,12 @@ class SinkRunner:
         except Exception as error:
             raise TargetError(f"sink {self.label}: {self.target.name} target did not open: {type(error).__name__}: {error}") from None
         self._producer = Producer(producer_config(self.settings, logger=quiet_logger()))
-        overrides: dict[str, object] = {"session.timeout.ms": int(self.config.session_timeout_seconds * 1000)}
+        overrides: dict[str, object] = {"session.timeout.ms": int(self.config.session_timeout_seconds * 1000),
+                                        "max.poll.interval.ms": int(self.config.max_poll_interval_seconds * 1000)}
         if self.config.instance_id:  # static membership: a restarted replica gets its partitions back at once
             overrides["group.instance.id"] = self.config.instance_id
         self._consumer = Consumer(consumer_config(self.settings, self.config.group_id, logger=quiet_logger(), **overrides))
-        self._consumer.subscribe([self.config.source_topic], on_revoke=self._on_revoke)
+        self._consumer.subscribe([self.config.source_topic], on_revoke=self._on_revoke, on_lost=self._on_revoke)
         try:
             while not self._stopping.is_set():
                 self._step()
@@ -79,6 +96,7 @@ class SinkRunner:
         finally:
             self._consumer.close()
             self._producer.flush(10)
+            self._writer.shutdown(wait=True)
             self.target.close()
 
     def _final_flush(self) -> None:
@@ -119,19 +137,24 @@ class SinkRunner:
         except Exception as error:
             self._failed_writes += 1
             RETRIED.labels(self.label).inc(len(self._pending))
-            log.warning("%s: batch of %d not delivered (%s); retrying", self.label, len(self._pending), type(error).__name__)
+            wait = backoff(self._failed_writes, self.config.retry)
+            log.warning("%s: batch of %d not delivered by the %s target (%s, failure %d in a row); nothing committed, "
+                        "consumption paused, retrying in %.1f s", self.label, len(self._pending), self.target.name,
+                        type(error).__name__, self._failed_writes, wait)
             self._consumer.pause(self._consumer.assignment())
-            self._retry_at = time.monotonic() + backoff(self._failed_writes, self.config.retry)
+            self._retry_at = time.monotonic() + wait
             return
         if self._failed_writes:
             self._failed_writes = 0
             self._consumer.resume(self._consumer.assignment())
 
-    def _flush(self) -> None:
-        """Write the pending batch to the target, dead-letter its failures, commit its offsets."""
+    def _flush(self, keep_polling: bool = True) -> None:
+        """Write the pending batch to the target, dead-letter its failures, commit its offsets.
+
+        If the write raises, the batch is pending again (ahead of anything read meanwhile)."""
         if not self._pending:
             return
-        batch = self._pending
+        batch, self._pending = self._pending, []
         deliveries: list[Delivery] = []
         dead: list[tuple[Source, str, str]] = []
         for source in batch:
@@ -140,7 +163,13 @@ class SinkRunner:
             except Undecodable as error:
                 dead.append((source, "undecodable", str(error)))
         latest = latest_per_customer(deliveries)
-        failures = self.target.write(latest) if latest else []
+        try:
+            failures = self._write(latest, keep_polling) if latest else []
+        except BaseException:
+            self._pending = batch + self._pending
+            raise
+        if failures is None:  # a rebalance took the partitions: the new owner redelivers the batch
+            return
         acked_at = time.time()
         dead += [(f.delivery.source, f.reason, f.error) for f in failures]
         self._dead_letter(dead)
@@ -150,7 +179,44 @@ class SinkRunner:
                 LATENCY.labels(self.label).observe(max(0.0, acked_at - delivery.source.timestamp_ms / 1000))
         DELIVERED.labels(self.label).inc(len(latest) - len(failures))
         self._commit(batch)
-        self._pending = []
+
+    def _write(self, deliveries: list[Delivery], keep_polling: bool) -> list[Failure] | None:
+        """The target's write in the worker thread; meanwhile, if it takes long, poll with every
+        partition paused. None if a rebalance abandoned the write (see `_on_revoke`)."""
+        self._abandoned = False
+        self._writing = future = self._writer.submit(self.target.write, deliveries)
+        paused = False
+        try:
+            while True:
+                try:
+                    return future.result(timeout=KEEPALIVE_AFTER_SECONDS if not paused else 0.0)
+                except WriteRunning:
+                    pass
+                if self._stopping.is_set() and time.monotonic() >= self._stop_at + STOP_GRACE_SECONDS:
+                    self.target.interrupt()
+                if not keep_polling:  # in a rebalance callback: no polling from here
+                    continue
+                if not paused:
+                    self._consumer.pause(self._consumer.assignment())
+                    paused = True
+                self._keep_alive()
+                if self._abandoned:
+                    return None
+        finally:
+            self._writing = None
+            if paused and not self._abandoned:
+                self._consumer.resume(self._consumer.assignment())
+
+    def _keep_alive(self) -> None:
+        """One poll while a write runs: keeps the group membership; whatever a partition assigned
+        since yields joins the next batch."""
+        for message in self._consumer.consume(100, timeout=0.1):
+            if message.error():
+                log.warning("consumer error: %s", message.error())
+                continue
+            if not self._pending:
+                self._batch_started = time.monotonic()
+            self._pending.append(_source(message))
 
     def _dead_letter(self, dead: list[tuple[Source, str, str]]) -> None:
         if not dead:
@@ -191,12 +257,28 @@ class SinkRunner:
         LAG.labels(self.label).set(lag)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Before partitions move to another member, deliver and commit what was read from them."""
-        try:
-            self._flush()
-        except Exception as error:  # the new owner redelivers from the last commit
-            log.warning("%s: batch not delivered before rebalance (%s)", self.label, type(error).__name__)
-            self._pending = []
+        """Before partitions move to another member, deliver and commit what was read from them.
+
+        A write in flight (we are in its keep-alive poll) is interrupted and waited for, and its
+        batch left uncommitted: the new owner redelivers it, and this member writes nothing late."""
+        if not self._stopping.is_set():  # leaving the group at shutdown is no rebalance
+            REBALANCES.labels(self.label).inc()
+        writing = self._writing
+        if writing is not None:
+            if not writing.done():
+                self.target.interrupt()
+            try:
+                writing.result()
+            except Exception:  # the batch is abandoned whatever the write's outcome
+                pass
+            self._abandoned = True
+            log.warning("%s: partitions revoked during a write; its batch is left to the new owner", self.label)
+        else:
+            try:
+                self._flush(keep_polling=False)
+            except Exception as error:  # the new owner redelivers from the last commit
+                log.warning("%s: batch not delivered before rebalance (%s)", self.label, type(error).__name__)
+        self._pending = []
         self._failed_writes = 0
         self._committed.clear()
         consumer.resume(partitions)

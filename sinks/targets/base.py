@@ -26,7 +26,8 @@ class Target(Protocol):
 
     `write` returns once every delivery of the batch is durably acknowledged or given up on
     (returned as a Failure); it raises if the batch could not be written at all, and then nothing
-    is committed. Deliveries of one customer arrive in order; targets keep that order.
+    is committed. Deliveries of one customer arrive in order; targets keep that order. The runner
+    calls `write` from its worker thread, and the other methods from its own thread.
     """
 
     name: str
@@ -36,6 +37,10 @@ class Target(Protocol):
 
     def write(self, deliveries: list[Delivery]) -> list[Failure]:
         """Write a batch; return the deliveries given up on."""
+
+    def interrupt(self) -> None:
+        """Make a write running in another thread give up soon and raise (a rebalance or a
+        shutdown); a target whose writes are bounded by its own timeouts may ignore it."""
 
     def close(self) -> None:
         """Release connections."""

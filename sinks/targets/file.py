@@ -30,6 +30,9 @@ class FileTarget:
         os.fsync(self._handle.fileno())
         return []
 
+    def interrupt(self) -> None:
+        """Nothing to do: a write is one append and fsync."""
+
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()

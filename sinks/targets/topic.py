@@ -48,6 +48,9 @@ class TopicTarget:
             raise KafkaException(f"topic {self.topic}: {len(errors) or 'some'} deliveries not acknowledged")
         return []
 
+    def interrupt(self) -> None:
+        """Nothing to do: a write waits at most 60 s for the broker's acknowledgements."""
+
     def close(self) -> None:
         if self._producer is not None:
             self._producer.flush(10)

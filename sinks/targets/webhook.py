@@ -4,7 +4,9 @@ Headers: `X-Prefstream-Signature: sha256=<hex HMAC of the body>`, `X-Prefstream-
 `X-Prefstream-Version` (empty for an erasure). A 2xx acknowledges. Timeouts, connection errors,
 5xx, 408 and 429 are retried with exponential backoff and full jitter up to the retry budget;
 any other status is a permanent rejection. Customers are delivered concurrently, one request
-at a time per customer, so a customer's order is kept.
+at a time per customer, so a customer's order is kept. `interrupt()` (from the runner's thread)
+cancels a write in progress, retries and requests in flight included; the write then raises
+Interrupted.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import threading
 from dataclasses import dataclass
 
 import aiohttp
@@ -29,6 +32,10 @@ RETRYABLE_STATUS = frozenset({408, 429})
 def sign(secret: str, body: bytes) -> str:
     """The signature header's value for `body`."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Interrupted(Exception):
+    """The write was interrupted (a rebalance or a shutdown); its batch is not acknowledged."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,9 @@ class WebhookTarget:
         self.business_unit = config.name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._lock = threading.Lock()
+        self._task: asyncio.Task[list[Failure]] | None = None
+        self._interrupted = False
 
     def open(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -63,7 +73,26 @@ class WebhookTarget:
 
     def write(self, deliveries: list[Delivery]) -> list[Failure]:
         assert self._loop is not None, "open() first"
-        return self._loop.run_until_complete(self._write(deliveries))
+        with self._lock:
+            if self._interrupted:
+                self._interrupted = False
+                raise Interrupted("interrupted before it started")
+            self._task = task = self._loop.create_task(self._write(deliveries))
+        try:
+            return self._loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            raise Interrupted(f"interrupted with {len(deliveries)} deliveries in the batch") from None
+        finally:
+            with self._lock:
+                self._task, self._interrupted = None, False
+
+    def interrupt(self) -> None:
+        """Cancel the write in progress, or the next one if it has not started yet."""
+        with self._lock:
+            if self._task is None:
+                self._interrupted = True
+            elif self._loop is not None:
+                self._loop.call_soon_threadsafe(self._task.cancel)
 
     async def _write(self, deliveries: list[Delivery]) -> list[Failure]:
         by_customer: dict[str, list[Delivery]] = {}

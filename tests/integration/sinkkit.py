@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
-from prefstream.kafka_config import producer_config
+from prefstream.kafka_config import consumer_config, producer_config
 from prefstream.settings import Settings
 from prefstream.topics import TopicSpec, create_topics
 from processors.fold import fold, profile_bytes, profile_time
@@ -50,6 +50,16 @@ def produce(settings: Settings, topic: str, records: list[tuple[str, bytes | Non
         producer.produce(topic, value, key.encode())
         producer.poll(0)
     assert producer.flush(30) == 0
+
+
+def committed(settings: Settings, group: str, topic: str, partitions: int = 3) -> int:
+    """The sum of a group's committed offsets over a topic's partitions."""
+    consumer = Consumer(consumer_config(settings, group))
+    try:
+        offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    finally:
+        consumer.close()
+    return sum(max(0, tp.offset) for tp in offsets)
 
 
 def unit(name: str, topic: str, target: dict[str, Any], **settings: Any) -> SinkConfig:

@@ -13,12 +13,9 @@ import threading
 import urllib.request
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-
-from prefstream.kafka_config import consumer_config
 from prefstream.settings import Settings
 from tests.kafka_for_tests import free_port
-from tests.integration.sinkkit import history, produce, settle, source_topic, wait_until
+from tests.integration.sinkkit import committed, history, produce, settle, source_topic, wait_until
 
 CUSTOMERS = [f"cust-{i}" for i in range(60)]
 VERSIONS = 5
@@ -45,18 +42,9 @@ def rows(database: Path) -> dict[str, int]:
         return {}
     try:
         with sqlite3.connect(database) as connection:
-            return dict(connection.execute("SELECT customer_id, version FROM crm WHERE NOT deleted").fetchall())
+            return dict(connection.execute("SELECT customer_id, version FROM crm").fetchall())
     except sqlite3.OperationalError:  # the table is not created yet
         return {}
-
-
-def committed(settings: Settings, group: str, topic: str, partitions: int) -> int:
-    consumer = Consumer(consumer_config(settings, group))
-    try:
-        offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-    finally:
-        consumer.close()
-    return sum(max(0, tp.offset) for tp in offsets)
 
 
 def lag(port: int, name: str) -> float | None:

@@ -22,8 +22,8 @@ from sinks.delivery import Delivery, Source
 from sinks.projection import passes, project
 from sinks.targets.sql import SqlTarget
 from tests.integration.helpers import read_latest
-from tests.integration.postgres import postgres  # noqa: F401  (session fixture)
-from tests.integration.sinkkit import history, produce, running, settle, source_topic, unit, wait_until
+from tests.integration.postgres import PostgresServer, postgres, postgres_server  # noqa: F401  (fixtures)
+from tests.integration.sinkkit import committed, history, produce, running, settle, source_topic, unit, wait_until
 from tests.integration.webhook_receiver import Receiver
 
 SECRET = "test-secret"
@@ -34,7 +34,8 @@ def expected_documents(config: SinkConfig, latest: dict[str, bytes | None]) -> d
     documents = {}
     for customer, value in latest.items():
         if value is None:
-            documents[customer] = {"customer_id": customer, "deleted": True, "erased": True, "profile": None}
+            documents[customer] = {"customer_id": customer, "version": None, "deleted": True, "erased": True,
+                                   "profile": None}
             continue
         profile = decode_profile(value)
         projected = project(profile, config) if passes(profile, config.filter) else None
@@ -43,19 +44,15 @@ def expected_documents(config: SinkConfig, latest: dict[str, bytes | None]) -> d
     return documents
 
 
-def comparable(documents: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Documents without an erasure's version (the highest version its batch saw, if any)."""
-    return {c: {k: v for k, v in d.items() if not (d["erased"] and k == "version")} for c, d in documents.items()}
-
-
-def sql_rows(dsn: str, table: str) -> dict[str, tuple[int, bool, Any]]:
+def sql_rows(dsn: str, table: str) -> dict[str, tuple[int, Any]]:
+    """Every row of a SQL target's table: customer id -> (version, profile)."""
     if dsn.startswith("sqlite:///"):
         with sqlite3.connect(dsn.removeprefix("sqlite:///")) as connection:
-            found = connection.execute(f"SELECT customer_id, version, deleted, profile FROM {table}").fetchall()
-        return {c: (v, bool(d), json.loads(p) if p else None) for c, v, d, p in found}
+            found = connection.execute(f"SELECT customer_id, version, profile FROM {table}").fetchall()
+        return {c: (v, json.loads(p)) for c, v, p in found}
     with psycopg.connect(dsn) as connection:
-        found = connection.execute(f"SELECT customer_id, version, deleted, profile FROM {table}").fetchall()
-    return {c: (v, d, p) for c, v, d, p in found}
+        found = connection.execute(f"SELECT customer_id, version, profile FROM {table}").fetchall()
+    return {c: (v, p) for c, v, p in found}
 
 
 def test_every_target_holds_each_customers_latest_projection(kafka: Settings, unique: str, tmp_path: Path,
@@ -87,8 +84,8 @@ def test_every_target_holds_each_customers_latest_projection(kafka: Settings, un
                       **batch),
     }
     expected = {kind: expected_documents(config, latest) for kind, config in units.items()}
-    sql_expected = {kind: {c: (d.get("version", 3), d["deleted"], d["profile"]) for c, d in expected[kind].items()}
-                    for kind in ("sqlite", "postgres")}  # the erasure's marker keeps the highest version, 3
+    sql_expected = {kind: {c: (d["version"], d["profile"]) for c, d in expected[kind].items() if not d["deleted"]}
+                    for kind in ("sqlite", "postgres")}  # a delete leaves no row, not even the customer id
 
     def file_latest() -> dict[str, Any]:
         path = tmp_path / "archive.jsonl"
@@ -104,11 +101,11 @@ def test_every_target_holds_each_customers_latest_projection(kafka: Settings, un
         with ExitStack() as stack:
             for config in units.values():
                 stack.enter_context(running(config, kafka))
-            settle(lambda: comparable(receiver.latest()), expected["webhook"], 60, "the webhook's documents")
+            settle(receiver.latest, expected["webhook"], 60, "the webhook's documents")
             sqlite = units["sqlite"].target
             settle(lambda: sql_rows(sqlite["dsn"], sqlite["table"]), sql_expected["sqlite"], 30, "the SQLite rows")
             settle(lambda: sql_rows(postgres, f"support_{unique}"), sql_expected["postgres"], 30, "the PostgreSQL rows")
-            settle(lambda: comparable(file_latest()), expected["file"], 30, "the file's lines")
+            settle(file_latest, expected["file"], 30, "the file's lines")
     finally:
         receiver.stop()
 
@@ -117,7 +114,7 @@ def test_every_target_holds_each_customers_latest_projection(kafka: Settings, un
     # The projections really differ: marketing has no contact points, support only service consents.
     marketing = receiver.latest()["cust-4"]["profile"]
     assert set(marketing) == {"customer_id", "version", "updated_at", "consents", "topics", "frequencies", "reachable"}
-    support = sql_rows(postgres, f"support_{unique}")["cust-4"][2]
+    support = sql_rows(postgres, f"support_{unique}")["cust-4"][1]
     assert {c["purpose"] for c in support["consents"]} == {"service"} and support["contact_points"]
     assert receiver.latest()["cust-optout"]["deleted"]  # opted out of email: left marketing's filter
     assert receiver.bad_signatures == 0
@@ -126,25 +123,30 @@ def test_every_target_holds_each_customers_latest_projection(kafka: Settings, un
         assert versions == sorted(versions)
 
 
-def test_postgres_upsert_is_version_guarded(postgres: str, unique: str) -> None:  # noqa: F811
-    """The same law as on SQLite, on the real server: late and duplicate deliveries never regress."""
-    target = SqlTarget(postgres, f"laws_{unique}")
+def test_postgres_keeps_the_laws_of_the_sql_target(postgres: str, unique: str) -> None:  # noqa: F811
+    """The same laws as on SQLite, on the real server: duplicate and older deliveries never regress
+    a row; an erasure deletes the row; a late writer's older batch cannot bring it back."""
+    table = f"laws_{unique}"
+    target = SqlTarget(postgres, table)
     target.open()
 
-    def deliver(version: int | None, deleted: bool = False) -> Delivery:
-        profile = None if deleted or version is None else {"version": version, "updated_at": f"v{version}"}
-        return Delivery("c", version, profile, Source("t", 0, 0, b"c", b"", 0), erased=version is None)
+    def deliver(offset: int, version: int | None, customer: str = "c") -> Delivery:
+        profile = None if version is None else {"version": version, "updated_at": f"v{version}"}
+        return Delivery(customer, version, profile, Source("t", 0, offset, customer.encode(), b"", 0),
+                        erased=version is None)
 
     try:
-        target.write([deliver(3), deliver(1), deliver(3), deliver(2)])
-        target.write([deliver(2), deliver(1)])
-        assert sql_rows(postgres, f"laws_{unique}")["c"] == (3, False, {"version": 3, "updated_at": "v3"})
-        target.write([deliver(4, deleted=True), deliver(3)])
-        assert sql_rows(postgres, f"laws_{unique}")["c"] == (4, True, None)
-        target.write([deliver(None), deliver(2), deliver(4)])  # erasure, then late redeliveries
-        assert sql_rows(postgres, f"laws_{unique}")["c"] == (4, True, None)
-        target.write([deliver(5)])
-        assert sql_rows(postgres, f"laws_{unique}")["c"][:2] == (5, False)
+        target.write([deliver(0, 3), deliver(1, 1), deliver(2, 3), deliver(3, 2)])
+        target.write([deliver(4, 2), deliver(5, 1)])  # older versions at newer offsets: the version guard
+        assert sql_rows(postgres, table) == {"c": (3, {"version": 3, "updated_at": "v3"})}
+        target.write([deliver(6, 4), deliver(7, 1, "other"), deliver(8, None)])  # the erasure
+        assert sql_rows(postgres, table) == {"other": (1, {"version": 1, "updated_at": "v1"})}
+        target.write([deliver(6, 4)])  # a late writer's older batch: below the fence
+        assert "c" not in sql_rows(postgres, table)
+        with psycopg.connect(postgres) as connection:
+            assert connection.execute(f"SELECT * FROM {table}_offsets").fetchall() == [("t", 0, 9)]
+        target.write([deliver(9, 1)])  # the customer speaks again
+        assert sql_rows(postgres, table)["c"][0] == 1
     finally:
         target.close()
 
@@ -167,5 +169,35 @@ def test_a_locked_database_pauses_the_sink_until_it_can_write(kafka: Settings, u
                                                       {"business_unit": config.name}) or 0) > 0, 30, "a failed batch")
         blocker.execute("COMMIT")
         blocker.close()
-        settle(lambda: {c: v for c, (v, _, _) in sql_rows(f"sqlite:///{database}", "crm").items()},
+        settle(lambda: {c: v for c, (v, _) in sql_rows(f"sqlite:///{database}", "crm").items()},
                {f"cust-{i}": 2 for i in range(20)}, 30, "the rows after the lock")
+
+
+def test_postgres_down_while_the_sink_runs(kafka: Settings, unique: str, postgres_server: PostgresServer) -> None:
+    """PostgreSQL stops (fast shutdown: the sink's connection is cut) while profiles and an erasure
+    flow: nothing is committed past what was written, the batch is retried with a new connection,
+    and once the server is back every customer's latest profile is there and the erasure applied."""
+    topic = source_topic(kafka, f"profiles-{unique}")
+    dsn = postgres_server.dsn
+    config = unit(f"pgdown-{unique}", topic, {"type": "sql", "dsn": dsn, "table": "crm"}, sections=["consents"],
+                  batch_size=20, batch_seconds=0.2, retry={"backoff_initial": 0.1, "backoff_max": 0.5})
+    customers = [f"cust-{i}" for i in range(20)]
+    histories = {c: history(c, 3) for c in customers}
+
+    def versions() -> dict[str, int]:
+        return {c: v for c, (v, _) in sql_rows(dsn, "crm").items()}
+
+    def retried() -> float:
+        return REGISTRY.get_sample_value("prefstream_sink_retried_total", {"business_unit": config.name}) or 0.0
+
+    with running(config, kafka):
+        produce(kafka, topic, [(c, histories[c][0]) for c in customers])
+        settle(versions, {c: 1 for c in customers}, 30, "the first versions")
+        wait_until(lambda: committed(kafka, config.group_id, topic) == len(customers), 10, "the first commit")
+        postgres_server.stop()
+        produce(kafka, topic, [(c, histories[c][v]) for v in (1, 2) for c in customers] + [("cust-0", None)])
+        wait_until(lambda: retried() >= 2 * len(customers), 30, "two failed attempts at the batch")
+        assert committed(kafka, config.group_id, topic) == len(customers)  # nothing unwritten was committed
+        postgres_server.start()
+        settle(versions, {c: 3 for c in customers[1:]}, 30, "every latest version after PostgreSQL returned")
+        wait_until(lambda: committed(kafka, config.group_id, topic) == 3 * len(customers) + 1, 10, "the final commit")

@@ -99,3 +99,34 @@ def test_what_keeps_failing_is_dead_lettered_with_its_reason(kafka: Settings, un
     assert by_key[b"cust-garbage"][0]["prefstream.original.topic"] == topic
     assert metric("prefstream_sink_retried_total", config.name) >= 2
     assert metric("prefstream_sink_dead_lettered_total", config.name, reason="retries_exhausted") >= 1
+
+
+def test_retrying_longer_than_the_poll_interval_keeps_the_group_membership(kafka: Settings, unique: str) -> None:
+    """The webhook answers 503 for over twice `max.poll.interval.ms`: the sink keeps polling with its
+    partitions paused while the write retries, so it is never kicked out of its group (no
+    rebalance, no second delivery of anything), and delivers everything once the webhook recovers."""
+    topic = source_topic(kafka, f"profiles-{unique}")
+    receiver = Receiver(SECRET).start()
+    config = unit(f"longretry-{unique}", topic, {"type": "webhook", "url": receiver.url, "secret": SECRET,
+                                                   "timeout_seconds": 1},
+                  sections=["consents"], batch_size=50, batch_seconds=0.2, session_timeout_seconds=6,
+                  max_poll_interval_seconds=6, retry={"max_attempts": 10_000, "backoff_initial": 0.05, "backoff_max": 0.5})
+    customers = [f"cust-{i}" for i in range(10)]
+    try:
+        with running(config, kafka):
+            produce(kafka, topic, [(c, history(c, 1)[0]) for c in customers])
+            settle(lambda: {c: d["version"] for c, d in receiver.latest().items()}, {c: 1 for c in customers}, 30,
+                   "the first versions")
+            receiver.status = 503
+            produce(kafka, topic, [(c, history(c, 2)[1]) for c in customers])
+            time.sleep(2.5 * config.max_poll_interval_seconds)
+            receiver.status = 200
+            settle(lambda: {c: d["version"] for c, d in receiver.latest().items()}, {c: 2 for c in customers}, 30,
+                   "every latest version after the long retry")
+            time.sleep(1)  # a kicked-out member would rejoin, get revoked and redeliver now
+    finally:
+        receiver.stop()
+    assert metric("prefstream_sink_rebalances_total", config.name) == 0
+    assert {c: [d["version"] for d in documents] for c, documents in receiver.received.items()} == \
+        {c: [1, 2] for c in customers}
+    assert metric("prefstream_sink_retried_total", config.name) > len(customers)

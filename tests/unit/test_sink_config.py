@@ -44,6 +44,8 @@ def base(**unit: object) -> dict:
     (base(filter={"consent": {"channel": "FAX"}}), "filter.consent"),
     (base(retry={"max_attempts": -1}), "retry.max_attempts"),
     (base(colour="red"), "unknown setting(s) colour"),
+    (base(session_timeout_seconds=30, max_poll_interval_seconds=20), "max_poll_interval_seconds must be at least"),
+    (base(target={"type": "sql", "table": "t" * 56}), "at most 55 characters"),
     ({"business_units": {"Bad Name": {}}}, "must be lowercase"),
 ])
 def test_mistakes_are_one_clear_error(data: dict, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
