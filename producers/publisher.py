@@ -93,6 +93,7 @@ class Publisher:
         delivery_timeout: float = 15.0,
         buffer_timeout: float = 10.0,
         max_buffered: int = 100_000,
+        producer_overrides: dict[str, Any] | None = None,
     ) -> None:
         self.source = source
         self.max_future_skew = max_future_skew
@@ -101,8 +102,16 @@ class Publisher:
         self._producer = Producer(producer_config(
             settings,
             logger=quiet_logger(),
-            **{"message.timeout.ms": int(delivery_timeout * 1000), "queue.buffering.max.messages": max_buffered},
+            **{"message.timeout.ms": int(delivery_timeout * 1000), "queue.buffering.max.messages": max_buffered,
+               **(producer_overrides or {})},
         ))
+        self._accepted = metrics.ACCEPTED.labels(source)
+        self._unavailable = metrics.UNAVAILABLE.labels(source)
+        self._publish_seconds = metrics.PUBLISH_SECONDS.labels(source)
+        # outcomes of async publishes, gathered by the callbacks of one poll() and handed to
+        # their event loop in one call (not one cross-thread wake-up per event)
+        self._settled: list[tuple[asyncio.Future, Any, bool]] = []
+        self._settled_lock = threading.Lock()
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name=f"publisher-{source}", daemon=True)
         self._poller.start()
@@ -110,6 +119,22 @@ class Publisher:
     def _poll_loop(self) -> None:
         while not self._closed.is_set():
             self._producer.poll(0.1)
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Give the outcomes gathered since the last call to their event loops, one call per loop."""
+        if not self._settled:
+            return
+        with self._settled_lock:
+            settled, self._settled = self._settled, []
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any, bool]]] = {}
+        for item in settled:
+            by_loop.setdefault(item[0].get_loop(), []).append(item)
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, items)
+            except RuntimeError:  # the loop is closed: nobody awaits these any more
+                pass
 
     # -- building records ------------------------------------------------------------------
 
@@ -135,20 +160,36 @@ class Publisher:
             raw = _raw_json(event)
         return DLQ, key, raw, dlq_headers(reason, str(rejection), self.source, now), rejection
 
+    def _outcome(self, error: KafkaError | None, message: Message, event_id: str | None,
+                 rejection: Rejected | None, started: float) -> tuple[Any, bool]:
+        """(Accepted or the exception, whether it is an exception) of one delivery report; counted."""
+        if error is not None:
+            self._unavailable.inc()
+            return Unavailable(f"Kafka did not acknowledge: {error.str()}"), True
+        if rejection is not None:
+            metrics.REJECTED.labels(self.source, rejection.dlq_reason).inc()
+            return rejection, True
+        self._accepted.inc()
+        self._publish_seconds.observe(time.monotonic() - started)
+        return Accepted(message.topic(), message.partition(), message.offset(), event_id or ""), False
+
     def _resolver(self, future: Future, event_id: str | None, rejection: Rejected | None, started: float) -> Callable[[KafkaError | None, Message], None]:
         def on_delivery(error: KafkaError | None, message: Message) -> None:
             if future.done():
                 return
-            if error is not None:
-                metrics.UNAVAILABLE.labels(self.source).inc()
-                future.set_exception(Unavailable(f"Kafka did not acknowledge: {error.str()}"))
-            elif rejection is not None:
-                metrics.REJECTED.labels(self.source, rejection.dlq_reason).inc()
-                future.set_exception(rejection)
+            outcome, failed = self._outcome(error, message, event_id, rejection, started)
+            if failed:
+                future.set_exception(outcome)
             else:
-                metrics.ACCEPTED.labels(self.source).inc()
-                metrics.PUBLISH_SECONDS.labels(self.source).observe(time.monotonic() - started)
-                future.set_result(Accepted(message.topic(), message.partition(), message.offset(), event_id or ""))
+                future.set_result(outcome)
+        return on_delivery
+
+    def _async_resolver(self, future: asyncio.Future, event_id: str | None, rejection: Rejected | None,
+                        started: float) -> Callable[[KafkaError | None, Message], None]:
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            outcome, failed = self._outcome(error, message, event_id, rejection, started)
+            with self._settled_lock:
+                self._settled.append((future, outcome, failed))
         return on_delivery
 
     def _try_produce(self, record: Record, on_delivery: Callable) -> bool:
@@ -167,8 +208,15 @@ class Publisher:
         event_id = event.get("event_id") if isinstance(event, dict) else None
         return future, (topic, key, value, headers), self._resolver(future, event_id, rejection, started)
 
+    def _begin_async(self, event: Any) -> tuple[asyncio.Future, Record, Callable]:
+        started = time.monotonic()
+        topic, key, value, headers, rejection = self._prepare(event)
+        future = asyncio.get_running_loop().create_future()
+        event_id = event.get("event_id") if isinstance(event, dict) else None
+        return future, (topic, key, value, headers), self._async_resolver(future, event_id, rejection, started)
+
     def _full(self) -> Unavailable:
-        metrics.UNAVAILABLE.labels(self.source).inc()
+        self._unavailable.inc()
         return Unavailable(f"the send buffer stayed full for {self.buffer_timeout:.0f} s (Kafka is slow or unreachable)")
 
     def _produce_blocking(self, record: Record, on_delivery: Callable) -> None:
@@ -190,7 +238,7 @@ class Publisher:
 
         def on_delivery(failure: KafkaError | None, _message: Message) -> None:
             if failure is not None:
-                metrics.UNAVAILABLE.labels(self.source).inc()
+                self._unavailable.inc()
                 future.set_exception(Unavailable(f"Kafka did not acknowledge: {failure.str()}"))
             else:
                 metrics.REJECTED.labels(self.source, reason).inc()
@@ -218,9 +266,9 @@ class Publisher:
 
     async def publish(self, event: dict[str, Any]) -> Accepted:
         """Publish and return once the broker acknowledged; raises Rejected or Unavailable."""
-        future, record, on_delivery = self._begin(event)
+        future, record, on_delivery = self._begin_async(event)
         await self._produce_async(record, on_delivery)
-        return await asyncio.wrap_future(future)
+        return await future
 
     async def reject_raw(self, key: bytes | None, raw: bytes, reason: str, error: str) -> None:
         """Send input that never became an event (bad JSON, a bad CSV line) to the DLQ, confirmed."""
@@ -239,3 +287,15 @@ class Publisher:
         self._producer.flush(timeout)
         self._closed.set()
         self._poller.join(timeout=5)
+        self._hand_over()
+
+
+def _settle(items: list[tuple[asyncio.Future, Any, bool]]) -> None:
+    """Resolve awaited publishes in their event loop (skipping any the caller gave up on)."""
+    for future, outcome, failed in items:
+        if future.done():
+            continue
+        if failed:
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

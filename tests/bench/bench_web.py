@@ -1,0 +1,332 @@
+"""The web preference center's JSON API: requests/s and latency with confirmed delivery.
+
+    python -m tests.bench.bench_web [--seconds 8] [--concurrency 64] [--rate 500] [--latency-seconds 10] [--json out.json]
+
+Uses the cluster in KAFKA_BOOTSTRAP, or starts a local broker in a temporary folder (stopped at
+the end). Three processes besides this one, all on 127.0.0.1: a stub of the processor's query API
+(404: every customer is new, so every POST changes something), the real web app with the real
+Publisher (its answer comes after the broker acknowledged), and the same app whose publisher
+validates and encodes the event but acknowledges at once (no Kafka) - the baseline.
+
+Each POST is `POST /api/p/<token>/preferences {"consents": {"SMS": true}}` for one of
+`--customers` signed links, with its CSRF header: link and CSRF check, query-API read, plan,
+event, validation, Avro encoding, produce and ack. Figures:
+- throughput: closed loop, `--concurrency` requests in flight for `--seconds`; `GET /health` of
+  the same server is the ceiling of aiohttp and this load generator on this machine;
+- latency: open loop at `--rate` requests/s for `--latency-seconds`, measured from each request's
+  scheduled send time (a slow answer delays no later request: no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from prefstream.broker import LocalBroker
+from prefstream.settings import Settings
+from prefstream.topics import EVENTS, create_topics
+from tests.kafka_for_tests import free_port, kafka_broker
+
+SECRET = b"bench-web-secret-0123456789abcdef0123"
+BODY = json.dumps({"consents": {"SMS": True}}).encode()
+TARGET_RPS, TARGET_P99_MS = 2000, 25.0
+OVERRIDES = json.loads(os.environ.get("BENCH_OVERRIDES", "{}"))
+
+
+def _serve_stub(port: int) -> None:
+    """The processor's query API as a stub: no customer is known yet (runs in a child process)."""
+    from aiohttp import web
+
+    async def profile(_request: web.Request) -> web.Response:
+        return web.json_response({"error": "no such customer"}, status=404)
+
+    app = web.Application()
+    app.router.add_get("/profiles/{customer_id}/", profile)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _serve_web(port: int, settings: Settings | None, processor_url: str, overrides: dict[str, Any] | None = None) -> None:
+    """The web app with the real Publisher, or (settings None) one that acks without Kafka."""
+    from aiohttp import web
+
+    from producers.publisher import Accepted, Publisher
+    from producers.web.app import create_app
+    from producers.web.config import WebSettings, load_web_config
+    from producers.web.service import PreferenceCenter
+
+    class NoKafka(Publisher):
+        """Validates and encodes like the real publisher, then answers at once."""
+
+        def __init__(self) -> None:  # no producer, no callback thread
+            self.source, self.clock = "bench-no-kafka", lambda: datetime.now(UTC)
+            from datetime import timedelta
+            self.max_future_skew = timedelta(minutes=5)
+
+        async def publish(self, event: dict[str, Any]) -> Accepted:
+            topic, _key, _value, _headers, rejection = self._prepare(event)
+            if rejection is not None:
+                raise rejection
+            return Accepted(topic, 0, 0, event["event_id"])
+
+        def close(self, timeout: float = 30) -> None:
+            pass
+
+    publisher = Publisher(settings, "web-bench", producer_overrides=overrides) if settings is not None else NoKafka()
+    center = PreferenceCenter(load_web_config(), WebSettings(SECRET, processor_url, f"http://127.0.0.1:{port}", dev=False), publisher)
+    try:
+        web.run_app(create_app(center), host="127.0.0.1", port=port, print=None, access_log=None)
+    finally:
+        publisher.close()
+
+
+def _wait_listening(port: int, child: multiprocessing.process.BaseProcess, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.is_alive():
+            raise RuntimeError(f"the server for port {port} exited with code {child.exitcode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
+
+
+@dataclass(frozen=True)
+class Server:
+    """A child process serving HTTP: its base URL and PID."""
+
+    url: str
+    pid: int
+
+
+@contextmanager
+def process(target: Any, port: int, *args: Any) -> Iterator[Server]:
+    """Run `target(port, *args)` in a spawned child process while the context lasts."""
+    child = multiprocessing.get_context("spawn").Process(target=target, args=(port, *args), daemon=True)
+    child.start()
+    try:
+        _wait_listening(port, child)
+        yield Server(f"http://127.0.0.1:{port}", child.pid)
+    finally:
+        child.terminate()
+        child.join(15)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: path, headers, body (None: GET)."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes | None
+
+
+def post_calls(customers: int, tag: str) -> list[Call]:
+    """A signed POST of one consent change for each of `customers` new customers."""
+    from producers.web import signing
+    from producers.web.csrf import csrf_token
+
+    expires = int(time.time()) + 86400
+    calls = []
+    for index in range(customers):
+        token = signing.sign(SECRET, signing.Claims(signing.ACCESS, f"bench-{tag}-{index}", expires))
+        headers = {"Content-Type": "application/json", "X-CSRF-Token": csrf_token(SECRET, token)}
+        calls.append(Call(f"/api/p/{token}/preferences", headers, BODY))
+    return calls
+
+
+async def _send(session: aiohttp.ClientSession, base: str, call: Call) -> bool:
+    """Send one call; True when it succeeded (for a POST: Kafka accepted the event)."""
+    if call.body is None:
+        async with session.get(base + call.path) as response:
+            await response.read()
+            return response.status == 200
+    async with session.post(base + call.path, data=call.body, headers=call.headers) as response:
+        answer = await response.json()
+        return response.status == 200 and answer.get("accepted") is True
+
+
+def _session(connections: int) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections), timeout=aiohttp.ClientTimeout(total=30))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(phase: Any, pids: dict[str, int]) -> dict[str, Any]:
+    """Run the coroutine `phase`; add the CPU milliseconds per request each process spent on it."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    figures = asyncio.run(phase)
+    requests = max(1, figures["requests"])
+    figures["cpu_ms_per_request"] = {name: round((cpu_seconds(pid) - before[name]) * 1000 / requests, 3)
+                                     for name, pid in pids.items()}
+    return figures
+
+
+async def closed_loop(base: str, calls: list[Call], concurrency: int, seconds: float) -> dict[str, Any]:
+    """Requests/s with `concurrency` requests always in flight, for `seconds`."""
+    done, failed, index = 0, 0, 0
+    async with _session(concurrency) as session:
+        await asyncio.gather(*(_send(session, base, calls[i % len(calls)]) for i in range(concurrency)))  # warm up
+        deadline = time.monotonic() + seconds
+
+        async def worker() -> None:
+            nonlocal done, failed, index
+            while time.monotonic() < deadline:
+                call = calls[index % len(calls)]
+                index += 1
+                if await _send(session, base, call):
+                    done += 1
+                else:
+                    failed += 1
+
+        began = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.monotonic() - began
+    return {"requests_per_s": round(done / elapsed), "failed": failed, "requests": done}
+
+
+async def open_loop(base: str, calls: list[Call], rate: int, seconds: float) -> dict[str, Any]:
+    """Latency at a fixed arrival rate, from each request's scheduled send time."""
+    count = int(rate * seconds)
+    latencies: list[float] = []
+    failed = 0
+    async with _session(512) as session:
+        await asyncio.gather(*(_send(session, base, calls[i]) for i in range(min(64, len(calls)))))  # warm up
+
+        async def one(call: Call, scheduled: float) -> None:
+            nonlocal failed
+            ok = await _send(session, base, call)
+            latencies.append(time.monotonic() - scheduled)
+            failed += not ok
+
+        tasks = []
+        began = time.monotonic()
+        for i in range(count):
+            scheduled = began + i / rate
+            delay = scheduled - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(calls[i % len(calls)], scheduled)))
+        await asyncio.gather(*tasks)
+        sent_for = time.monotonic() - began
+    latencies.sort()
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {"rate_per_s": rate, "achieved_rate_per_s": round(count / sent_for), "failed": failed, "requests": count,
+            "p50_ms": round(cuts[49] * 1000, 1), "p99_ms": round(cuts[98] * 1000, 1), "max_ms": round(latencies[-1] * 1000, 1)}
+
+
+def _events_on_log(settings: Settings) -> int:
+    """Messages on preference-events (to check that the run produced what it says)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from prefstream.kafka_config import consumer_config
+
+    consumer = Consumer(consumer_config(settings, f"bench-web-count-{time.monotonic_ns()}"))
+    try:
+        metadata = consumer.list_topics(EVENTS, timeout=10)
+        total = 0
+        for partition in metadata.topics[EVENTS].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(EVENTS, partition), timeout=10)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
+def run(seconds: float = 8.0, concurrency: int = 64, rate: int = 500, latency_seconds: float = 10.0,
+        customers: int = 2000) -> dict[str, Any]:
+    """Throughput and latency of the JSON API with Kafka, beside the no-Kafka app and /health."""
+    tag = f"{time.time_ns():x}"
+    calls = post_calls(customers, tag)
+    health = [Call("/health", {}, None)]
+    with kafka_broker() as settings:
+        create_topics(settings)
+        stub_port = free_port()
+        with process(_serve_stub, stub_port) as stub, \
+                process(_serve_web, free_port(), settings, stub.url, OVERRIDES) as kafka_app, \
+                process(_serve_web, free_port(), None, stub.url) as plain_app:
+            pids = {"web": kafka_app.pid, "query_api_stub": stub.pid, "load_generator": os.getpid()}
+            broker = LocalBroker(settings).pid()
+            if broker is not None:
+                pids["broker"] = broker
+            plain_pids = pids | {"web": plain_app.pid}
+            before = _events_on_log(settings)
+            result: dict[str, Any] = {
+                "health": measured(closed_loop(kafka_app.url, health, concurrency, seconds), pids),
+                "no_kafka": measured(closed_loop(plain_app.url, calls, concurrency, seconds), plain_pids),
+                "kafka": measured(closed_loop(kafka_app.url, calls, concurrency, seconds), pids),
+            }
+            result["no_kafka"]["latency"] = measured(open_loop(plain_app.url, calls, rate, latency_seconds), plain_pids)
+            result["kafka"]["latency"] = measured(open_loop(kafka_app.url, calls, rate, latency_seconds), pids)
+            result["kafka"]["events_on_log"] = _events_on_log(settings) - before
+    kafka, plain = result["kafka"], result["no_kafka"]
+    result["ratios"] = {"kafka_vs_no_kafka": round(kafka["requests_per_s"] / max(1, plain["requests_per_s"]), 2),
+                        "kafka_vs_health": round(kafka["requests_per_s"] / max(1, result["health"]["requests_per_s"]), 2)}
+    result["settings"] = {"seconds": seconds, "concurrency": concurrency, "rate": rate,
+                          "latency_seconds": latency_seconds, "customers": customers}
+    return result
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The figures as a small Markdown table, with the targets."""
+    kafka, plain, health = result["kafka"], result["no_kafka"], result["health"]
+    slow, fast = kafka["latency"], plain["latency"]
+    rate, concurrency = result["settings"]["rate"], result["settings"]["concurrency"]
+    cpu, plain_cpu = kafka["cpu_ms_per_request"], plain["cpu_ms_per_request"]
+    rows = [
+        "| web JSON API, POST of one change | with Kafka's ack | no Kafka (baseline) | target |",
+        "|---|---:|---:|---|",
+        f"| requests/s, {concurrency} in flight | {kafka['requests_per_s']:,} | {plain['requests_per_s']:,} | "
+        f"≥ {TARGET_RPS:,}: {_met(kafka['requests_per_s'] >= TARGET_RPS)} |",
+        f"| latency at {rate}/s, p50 / p99 / max (ms) | {slow['p50_ms']} / {slow['p99_ms']} / {slow['max_ms']} | "
+        f"{fast['p50_ms']} / {fast['p99_ms']} / {fast['max_ms']} | p99 < {TARGET_P99_MS:g} ms: {_met(slow['p99_ms'] < TARGET_P99_MS)} |",
+        f"| web process CPU ms per request (closed loop) | {cpu['web']} | {plain_cpu['web']} | |",
+        f"| broker CPU ms per request | {cpu.get('broker', '-')} | | |",
+        f"| failed requests | {kafka['failed'] + slow['failed']} | {plain['failed'] + fast['failed']} | 0 |",
+        "",
+        f"With Kafka / without: {result['ratios']['kafka_vs_no_kafka']}; with Kafka / `GET /health` of the same server "
+        f"({health['requests_per_s']:,}/s, the ceiling of aiohttp and the load generator here): "
+        f"{result['ratios']['kafka_vs_health']}. Events the Kafka app put on the log: {kafka['events_on_log']:,}.",
+    ]
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=8.0, help="closed-loop duration per server")
+    parser.add_argument("--concurrency", type=int, default=64, help="requests in flight in the closed loop")
+    parser.add_argument("--rate", type=int, default=500, help="open-loop rate (requests/s) for the latency")
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--customers", type=int, default=2000, help="distinct signed links")
+    parser.add_argument("--json", dest="json_path")
+    args = parser.parse_args()
+    result = run(args.seconds, args.concurrency, args.rate, args.latency_seconds, args.customers)
+    print(markdown(result))
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
