@@ -97,16 +97,24 @@ def check_running(stages: list[Stage]) -> None:
             raise BrokerError(f"{stage.name} exited with code {code}; see its log")
 
 
-def wait_ready(stages: list[Stage], ports: Ports, timeout: float = READY_TIMEOUT) -> float:
-    """Seconds until the processor is ready and every stage's metrics endpoint answers."""
+def wait_ready(stages: list[Stage], ports: Ports, timeout: float = READY_TIMEOUT,
+               say: Callable[[str], None] = print) -> float:
+    """Seconds until the processor is ready and every stage's metrics endpoint answers; then up to
+    60 s more until the processor's query API routes (the web center reads through it), else a warning."""
     began = time.monotonic()
-    query = f"http://127.0.0.1:{ports.processor}/profiles/{SAMPLE_CUSTOMER}/"  # the web center's reads work
-    urls = [f"http://127.0.0.1:{ports.processor}/ready/", query] + [stage.metrics for stage in stages if stage.metrics]
+    urls = [f"http://127.0.0.1:{ports.processor}/ready/"] + [stage.metrics for stage in stages if stage.metrics]
     while not all(answers(url) for url in urls):
         check_running(stages)
         if time.monotonic() - began > timeout:
             late = ", ".join(url for url in urls if not answers(url))
             raise BrokerError(f"not ready after {timeout:.0f} s: {late}; see the logs")
+        time.sleep(1.0)
+    query, routed = f"http://127.0.0.1:{ports.processor}/profiles/{SAMPLE_CUSTOMER}/", time.monotonic() + 60
+    while not answers(query):
+        check_running(stages)
+        if time.monotonic() > routed:
+            say("warning: the processor's query API does not answer yet; web sessions will get 503 until it does")
+            break
         time.sleep(1.0)
     return time.monotonic() - began
 
@@ -216,7 +224,7 @@ def run_pipeline(settings: Settings, say: Callable[[str], None] = print, ports: 
             for stage in stages:
                 stage.start(logs)
                 say(f"started {stage.name} (pid {stage.process.pid}), log {logs / (stage.name + '.log')}")
-            say(f"every stage ready in {wait_ready(stages, ports):.0f} s")
+            say(f"every stage ready in {wait_ready(stages, ports, say=say):.0f} s")
             simulator = simulator_stage(ports, traffic, env)
             simulator.start(logs)
             lag = Lag(settings)

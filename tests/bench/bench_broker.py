@@ -66,6 +66,7 @@ def markdown(result: dict[str, Any]) -> str:
     """Two table rows: the producer and the consumer ceiling."""
     producer, consumer = result["producer"], result["consumer"]
     return "\n".join([
+        "| measure | figure | note |", "|---|---|---|",
         f"| broker ceiling: `kafka-producer-perf-test` ({result['records']:,} x {result['record_bytes']} B, acks=all, lz4) "
         f"| {producer['records_per_s']:,} records/s | avg {producer['avg_latency_ms']} ms, p99 {producer['p99_ms']} ms |",
         f"| broker ceiling: `kafka-consumer-perf-test` | {consumer['records_per_s']:,} records/s | {consumer['mb_per_s']} MB/s |",
