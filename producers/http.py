@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -65,6 +66,18 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadInput(400, "invalid_input", [Problem("$", "body must be a JSON object")])
     return body
+
+
+def parse_form(raw: bytes) -> dict[str, str]:
+    """The fields of an `application/x-www-form-urlencoded` body (the first of a repeated name), or BadInput(400)."""
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True, max_num_fields=100)
+    except (UnicodeDecodeError, ValueError):
+        raise BadInput(400, "malformed_form", [Problem("$", "body is not a UTF-8 form (name=value&...)")]) from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return fields
 
 
 async def read_object(request: web.Request, max_bytes: int = MAX_BODY) -> dict[str, Any]:

@@ -1,11 +1,14 @@
 """Inbound SMS keywords (CTIA/TCPA industry set) as preference events.
 
 POST /sms/inbound {"from": "+14155550100", "text": " stop ", "message_id": "SM123", "received_at": "...Z"}
+POST /sms/inbound From=%2B14155550100&Body=stop&MessageSid=SM123   (form-encoded, as Twilio posts)
 
 The whole message is the keyword: case, spaces and trailing punctuation do not matter. STOP,
 STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT opt out of SMS marketing (STOPALL also suppresses SMS);
-START, YES, UNSTOP opt in; HELP, INFO only get the help reply. Other text gets 200 and no event.
-The event id derives from the gateway's message id, so a redelivered webhook adds nothing.
+START, YES, UNSTOP opt in and lift an SMS suppression (the customer's newer statement wins, as
+every register is last-writer-wins: START after STOPALL makes SMS reachable again, as its reply
+says); HELP, INFO only get the help reply. Other text gets 200 and no event. The event id derives
+from the gateway's message id, so a redelivered webhook adds nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 from aiohttp import web
 
 from producers import events as ev
-from producers.http import DLQ_KEY, BadInput, accepted_schema, error_responses, openapi_document, publish, read_object, service_app
+from producers.http import (DLQ_KEY, BadInput, accepted_schema, error_responses, openapi_document, parse_form, parse_object,
+                            publish, read_body, service_app)
 from producers.publisher import Publisher
 from schemas.subjects import E164
 from schemas.validation import Problem
@@ -36,6 +40,12 @@ REPLIES: dict[str, str] = {
     OPT_IN: "{brand}: You are subscribed to marketing texts. Msg & data rates may apply. Reply HELP for help, STOP to cancel.",
     HELP: "{brand}: Reply STOP to unsubscribe, START to subscribe. Msg & data rates may apply.",
 }
+# form fields of SMS gateways (Twilio's names) and the JSON field each stands for; others are ignored
+FORM_FIELDS: dict[str, str] = {
+    "From": "from", "Body": "text", "MessageSid": "message_id", "SmsMessageSid": "message_id", "SmsSid": "message_id",
+    "from": "from", "text": "text", "message_id": "message_id", "received_at": "received_at",
+}
+FORM = "application/x-www-form-urlencoded"
 _NOISE = re.compile(r"[\s.!?,;:'\"]+")
 
 
@@ -61,7 +71,7 @@ def changes_for(intent: str, phone: str) -> list[dict[str, Any]]:
     if intent == STOP_ALL:
         return [ev.consent("SMS", "OPTED_OUT", contact_point=phone), ev.suppression("SMS")]
     if intent == OPT_IN:
-        return [ev.consent("SMS", "OPTED_IN", contact_point=phone)]
+        return [ev.consent("SMS", "OPTED_IN", contact_point=phone), ev.suppression("SMS", active=False)]
     return []
 
 
@@ -87,6 +97,21 @@ def parse_inbound(body: dict[str, Any]) -> InboundSms:
     if problems:
         raise BadInput(400, "invalid_input", problems)
     return InboundSms(phone, text, message_id, received_at)  # type: ignore[arg-type]
+
+
+def form_inbound(fields: dict[str, str]) -> dict[str, Any]:
+    """The JSON-shaped body of a form-encoded gateway post: its known fields, by their JSON names."""
+    body: dict[str, Any] = {}
+    for name, value in fields.items():
+        target = FORM_FIELDS.get(name)
+        if target is not None and target not in body:
+            body[target] = value
+    return body
+
+
+def read_inbound(raw: bytes, content_type: str) -> InboundSms:
+    """The inbound message of a JSON or form-encoded body, or BadInput."""
+    return parse_inbound(form_inbound(parse_form(raw)) if content_type == FORM else parse_object(raw))
 
 
 def sms_event(message: InboundSms, intent: str, now: datetime) -> dict[str, Any]:
@@ -120,7 +145,11 @@ OPENAPI_SCHEMAS = {
 
 def openapi() -> dict[str, Any]:
     """The OpenAPI 3 description of the SMS webhook."""
-    body = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InboundSms"}}}}
+    body = {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/InboundSms"}},
+        FORM: {"schema": {"type": "object", "required": ["From", "Body", "MessageSid"], "description":
+               "Twilio-style fields; From, Body and MessageSid (or SmsMessageSid, SmsSid) are read, others ignored",
+               "properties": {"From": {"type": "string"}, "Body": {"type": "string"}, "MessageSid": {"type": "string"}}}}}}
     reply = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/SmsReply"}}}}
     return openapi_document("prefstream SMS keywords", __doc__ or "", {"/sms/inbound": {"post": {
         "summary": "An inbound SMS; keywords become preference events, each gets its reply text",
@@ -133,7 +162,7 @@ def create_app(publisher: Publisher, brand: str = "prefstream", *, close_publish
     """The SMS webhook service."""
 
     async def inbound(request: web.Request) -> web.Response:
-        message = parse_inbound(await read_object(request))
+        message = read_inbound(await read_body(request), request.content_type)
         request[DLQ_KEY] = f"phone:{message.phone}".encode()
         intent = keyword_intent(message.text)
         if intent is None:

@@ -20,8 +20,9 @@ from aiohttp import web
 from producers.publisher import Rejected, Unavailable
 from producers.web import signing
 from producers.web.preferences import Current, open_questions, parse_json
+from producers.web.guard import signed
 from producers.web.processor_client import ProcessorUnavailable
-from producers.web.service import PreferenceCenter
+from producers.web.service import REASON_MALFORMED_JSON, REASON_TOO_LARGE, PreferenceCenter
 from schemas.validation import Problem
 
 
@@ -51,14 +52,13 @@ def current_json(current: Current) -> dict[str, Any]:
 def add_api_routes(app: web.Application, key: web.AppKey) -> None:
     """Add the JSON routes to `app`, whose PreferenceCenter is stored under `key`."""
 
-    async def get_preferences(request: web.Request) -> web.Response:
-        center: PreferenceCenter = request.app[key]
-        token = request.match_info["token"]
+    def refuse(_center: PreferenceCenter, reason: str) -> web.Response:
+        return _error(403, f"link {reason}")
+
+    @signed(key, refuse)
+    async def get_preferences(request: web.Request, center: PreferenceCenter, token: str, claims: signing.Claims) -> web.Response:
         try:
-            claims = center.claims(token)
             current = await center.current(claims.customer_id)
-        except signing.LinkError as error:
-            return _error(403, f"link {error.reason}")
         except ProcessorUnavailable:
             return _error(503, "preferences temporarily unavailable")
         questions = [{"key": q.key, "question": q.question, "why": q.why, "choices": list(q.choices)}
@@ -67,24 +67,19 @@ def add_api_routes(app: web.Application, key: web.AppKey) -> None:
                                   "questions": questions, "notice_version": center.config.notice_version,
                                   "csrf_token": center.csrf(token)})
 
-    async def post_preferences(request: web.Request) -> web.Response:
-        center: PreferenceCenter = request.app[key]
-        token = request.match_info["token"]
-        try:
-            claims = center.claims(token)
-        except signing.LinkError as error:
-            return _error(403, f"link {error.reason}")
+    @signed(key, refuse)
+    async def post_preferences(request: web.Request, center: PreferenceCenter, token: str, claims: signing.Claims) -> web.Response:
         if not center.csrf_ok(token, request.headers.get("X-CSRF-Token")):
             return _error(403, "missing or wrong X-CSRF-Token header")
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            await center.reject(claims.customer_id, b"", "body larger than 64 KiB")
+            await center.reject(claims.customer_id, b"", "body larger than 64 KiB", REASON_TOO_LARGE)
             return _error(413, "body larger than 64 KiB")
         try:
             body = json.loads(raw)
         except ValueError:
-            await center.reject(claims.customer_id, raw, "body: not JSON")
+            await center.reject(claims.customer_id, raw, "body: not JSON", REASON_MALFORMED_JSON)
             return _error(400, "body is not JSON", [Problem("body", "not JSON")])
         try:
             current = await center.current(claims.customer_id)

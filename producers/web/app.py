@@ -22,10 +22,11 @@ from producers.web.api import add_api_routes
 from producers.web.preferences import open_questions, parse_form, unsubscribe_all
 from producers.web.events import ProofContext
 from producers.web.processor_client import ProcessorUnavailable
-from producers.web.service import PreferenceCenter
+from producers.web.guard import signed
+from producers.web.service import REASON_TOO_LARGE, PreferenceCenter
 from schemas.validation import Problem
 
-CENTER = web.AppKey("center", PreferenceCenter)
+CENTER: web.AppKey[PreferenceCenter] = web.AppKey("center", PreferenceCenter)
 MAX_BODY = 64 * 1024
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -73,29 +74,28 @@ async def _form(request: web.Request) -> tuple[dict[str, str] | None, bytes]:
     return {key: value for key, value in form.items() if isinstance(value, str)}, raw
 
 
-async def show(request: web.Request) -> web.Response:
+async def _checked_form(request: web.Request, center: PreferenceCenter, token: str) -> dict[str, str] | None:
+    """The submitted form when it carries this link's CSRF token, else None."""
+    form, _ = await _form(request)
+    return form if form is not None and center.csrf_ok(token, form.get("csrf")) else None
+
+
+@signed(CENTER, _forbidden)
+async def show(request: web.Request, center: PreferenceCenter, token: str, claims: signing.Claims) -> web.Response:
     """The preference center with the customer's current values."""
-    center, token = _center(request), request.match_info["token"]
     try:
-        claims = center.claims(token)
         current = await center.current(claims.customer_id)
-    except signing.LinkError as error:
-        return _forbidden(center, error.reason)
     except ProcessorUnavailable:
         return _unavailable(center)
     return _html(render.preferences_page(center.config, current, open_questions(current, center.config), token, center.csrf(token)))
 
 
-async def save(request: web.Request) -> web.Response:
+@signed(CENTER, _forbidden)
+async def save(request: web.Request, center: PreferenceCenter, token: str, claims: signing.Claims) -> web.Response:
     """Save the form: one event with every change that differs from the current values."""
-    center, token = _center(request), request.match_info["token"]
-    try:
-        claims = center.claims(token)
-    except signing.LinkError as error:
-        return _forbidden(center, error.reason)
     form, raw = await _form(request)
     if form is None:
-        await center.reject(claims.customer_id, raw, "body larger than 64 KiB")
+        await center.reject(claims.customer_id, raw, "body larger than 64 KiB", REASON_TOO_LARGE)
         raise web.HTTPRequestEntityTooLarge(MAX_BODY, request.content_length or 0)
     if not center.csrf_ok(token, form.get("csrf")):
         return _forbidden(center, "csrf")
@@ -130,15 +130,10 @@ def _proof(request: web.Request) -> ProofContext:
     return _center(request).proof(request.remote, request.headers.get("User-Agent"))
 
 
-async def unsubscribe_everything(request: web.Request) -> web.Response:
+@signed(CENTER, _forbidden)
+async def unsubscribe_everything(request: web.Request, center: PreferenceCenter, token: str, claims: signing.Claims) -> web.Response:
     """One click: opt out of every channel and topic."""
-    center, token = _center(request), request.match_info["token"]
-    try:
-        claims = center.claims(token)
-    except signing.LinkError as error:
-        return _forbidden(center, error.reason)
-    form, _ = await _form(request)
-    if form is None or not center.csrf_ok(token, form.get("csrf")):
+    if await _checked_form(request, center, token) is None:
         return _forbidden(center, "csrf")
     try:
         outcome = await center.publish(claims.customer_id, unsubscribe_all(center.config), _proof(request))
@@ -147,25 +142,16 @@ async def unsubscribe_everything(request: web.Request) -> web.Response:
     return _html(render.saved_page(center.config, token, len(outcome.changes), confirm_sent=False, dev_link=None))
 
 
-async def confirm_page(request: web.Request) -> web.Response:
+@signed(CENTER, _forbidden, signing.CONFIRM_EMAIL)
+async def confirm_page(request: web.Request, center: PreferenceCenter, token: str, claims: signing.Claims) -> web.Response:
     """The email double opt-in page behind a confirmation link."""
-    center, token = _center(request), request.match_info["token"]
-    try:
-        center.claims(token, signing.CONFIRM_EMAIL)
-    except signing.LinkError as error:
-        return _forbidden(center, error.reason)
     return _html(render.confirm_email_page(center.config, token, center.csrf(token)))
 
 
-async def confirm(request: web.Request) -> web.Response:
+@signed(CENTER, _forbidden, signing.CONFIRM_EMAIL)
+async def confirm(request: web.Request, center: PreferenceCenter, token: str, claims: signing.Claims) -> web.Response:
     """Confirm the email address: EMAIL consent becomes OPTED_IN (proof DOUBLE_OPT_IN)."""
-    center, token = _center(request), request.match_info["token"]
-    try:
-        claims = center.claims(token, signing.CONFIRM_EMAIL)
-    except signing.LinkError as error:
-        return _forbidden(center, error.reason)
-    form, _ = await _form(request)
-    if form is None or not center.csrf_ok(token, form.get("csrf")):
+    if await _checked_form(request, center, token) is None:
         return _forbidden(center, "csrf")
     try:
         await center.confirm_email(claims, _proof(request))

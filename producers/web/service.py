@@ -23,6 +23,8 @@ from producers.web.processor_client import fetch_profile
 log = logging.getLogger("prefstream.web")
 DAY = 86400
 REASON_INVALID_INPUT = "invalid_input"
+REASON_MALFORMED_JSON = "malformed_json"
+REASON_TOO_LARGE = "body_too_large"
 
 
 def _utcnow() -> datetime:
@@ -91,9 +93,9 @@ class PreferenceCenter:
         """The changes a request makes against the current values."""
         return plan(current, desired, self.config, self.clock())
 
-    async def reject(self, customer_id: str, raw: bytes, error: str) -> None:
+    async def reject(self, customer_id: str, raw: bytes, error: str, reason: str = REASON_INVALID_INPUT) -> None:
         """Record input refused as invalid on the DLQ (the sender is told why by the caller)."""
-        await self.publisher.reject_raw(customer_id.encode(), raw, REASON_INVALID_INPUT, error)
+        await self.publisher.reject_raw(customer_id.encode(), raw, reason, error)
 
     def proof(self, ip: str | None, user_agent: str | None) -> ProofContext:
         """The proof context of a request: the notice version and locale shown, IP, user agent."""

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from processors.fold import fold, to_profile
 from producers import call_center, pos, sms, social
 from producers.http import BadInput
 from producers.publisher import event_problems
@@ -52,6 +53,43 @@ def test_stopall_opts_out_and_suppresses_sms() -> None:
     assert [c.get("status") or c.get("reason") for c in event["changes"]] == ["OPTED_OUT", "CUSTOMER_REQUEST"]
     assert event["event_id"] == sms.sms_event(message, sms.STOP_ALL, NOW + timedelta(hours=1))["event_id"]
     assert valid(event)
+
+
+def test_start_after_stopall_lifts_the_suppression_so_sms_is_reachable_again() -> None:
+    def said(text: str, minute: int) -> dict:
+        message = sms.parse_inbound({"from": "+14155550100", "text": text, "message_id": f"SM{minute}"})
+        return sms.sms_event(message, sms.keyword_intent(text), NOW + timedelta(minutes=minute))
+
+    def sms_reachable(*events: dict) -> dict:
+        profile = to_profile(fold("phone:+14155550100", list(events)), NOW + timedelta(hours=1))
+        return next(view for view in profile["reachable"] if view["channel"] == "SMS")
+
+    assert sms_reachable(said("STOPALL", 0)) == {"channel": "SMS", "allowed": False, "reason": "SUPPRESSED"}
+    assert sms_reachable(said("STOPALL", 0), said("START", 1))["allowed"] is True
+    assert sms_reachable(said("START", 1), said("STOPALL", 0))["allowed"] is True  # order of arrival does not matter
+    assert sms_reachable(said("START", 0), said("STOPALL", 1))["reason"] == "SUPPRESSED"  # the later statement wins
+    assert sms_reachable(said("STOPALL", 0), said("STOP", 1), said("YES", 2))["allowed"] is True
+
+
+def test_form_encoded_gateway_post_reads_twilio_fields() -> None:
+    raw = b"ToCountry=US&From=%2B14155550100&Body=+Stop+&MessageSid=SM9&SmsSid=SM-other&To=%2B15005550006&NumMedia=0"
+    message = sms.read_inbound(raw, sms.FORM)
+    assert message == sms.InboundSms("+14155550100", "Stop", "SM9", None)
+    assert sms.read_inbound(b'{"from": "+14155550100", "text": "Stop", "message_id": "SM9"}', "application/json") == message
+    assert sms.read_inbound(b"From=%2B14155550100&Body=Stop&SmsMessageSid=SM9", sms.FORM) == message
+
+
+@pytest.mark.parametrize("raw, paths", [
+    (b"From=0415+555&Body=STOP&MessageSid=SM1", {"from"}),
+    (b"Body=STOP", {"from", "message_id"}),
+    (b"", {"from", "text", "message_id"}),
+    (b"\xff\xfe=%%", {"$"}),
+])
+def test_bad_form_posts_list_their_problems(raw: bytes, paths: set[str]) -> None:
+    with pytest.raises(BadInput) as caught:
+        sms.read_inbound(raw, sms.FORM)
+    assert {p.path for p in caught.value.problems} == paths and caught.value.status == 400
+    assert "0415" not in str(caught.value)
 
 
 def test_sms_body_problems_are_all_listed_without_values() -> None:
