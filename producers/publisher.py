@@ -31,6 +31,7 @@ from schemas.validation import Problem, validate_event
 REASON_INVALID = "invalid_event"
 REASON_FUTURE = "future_time"
 REASON_UNENCODABLE = "unencodable"
+MAX_DLQ_VALUE = 64 * 1024  # a DLQ record keeps at most this much of the input (Kafka refuses records over 1 MB)
 
 # (topic, key, value, headers) of one record to produce
 Record = tuple[str, bytes | None, bytes, list[tuple[str, bytes]] | None]
@@ -158,7 +159,8 @@ class Publisher:
             raw = encode_event(event)
         except Exception:  # fastavro raises many kinds; what does not encode is kept as JSON
             raw = _raw_json(event)
-        return DLQ, key, raw, dlq_headers(reason, str(rejection), self.source, now), rejection
+        raw, error = _bounded(raw, str(rejection))
+        return DLQ, key, raw, dlq_headers(reason, error, self.source, now), rejection
 
     def _outcome(self, error: KafkaError | None, message: Message, event_id: str | None,
                  rejection: Rejected | None, started: float) -> tuple[Any, bool]:
@@ -244,6 +246,7 @@ class Publisher:
                 metrics.REJECTED.labels(self.source, reason).inc()
                 future.set_result(None)
 
+        raw, error = _bounded(raw, error)
         return future, (DLQ, key, raw, dlq_headers(reason, error, self.source, self.clock())), on_delivery
 
     # -- public API ------------------------------------------------------------------------
@@ -288,6 +291,13 @@ class Publisher:
         self._closed.set()
         self._poller.join(timeout=5)
         self._hand_over()
+
+
+def _bounded(raw: bytes, error: str) -> tuple[bytes, str]:
+    """The input as kept on the DLQ: its first MAX_DLQ_VALUE bytes, the error saying so when cut."""
+    if len(raw) <= MAX_DLQ_VALUE:
+        return raw, error
+    return raw[:MAX_DLQ_VALUE], f"{error} (input cut to its first {MAX_DLQ_VALUE} of {len(raw)} bytes)"
 
 
 def _settle(items: list[tuple[asyncio.Future, Any, bool]]) -> None:

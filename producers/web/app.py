@@ -42,7 +42,9 @@ async def security_headers(request: web.Request, handler: Callable[[web.Request]
     try:
         response = await handler(request)
     except web.HTTPException as error:
-        response = error
+        for name, value in HEADERS.items():
+            error.headers.setdefault(name, value)
+        raise
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
     return response

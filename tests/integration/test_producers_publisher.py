@@ -10,20 +10,12 @@ import pytest
 
 from prefstream.dlq import read_headers
 from prefstream.settings import Settings
-from prefstream.topics import DLQ, EVENTS, create_topics
+from prefstream.topics import DLQ, EVENTS
 from producers.publisher import Publisher, Rejected
 from schemas.codec import decode_event
 from tests.factories import consent, event
 from tests.integration.helpers import read_all
 from processors.partitioner import partition_for
-
-
-@pytest.fixture(scope="module")
-def publisher(kafka: Settings):
-    create_topics(kafka)
-    publisher = Publisher(kafka, "test-publisher")
-    yield publisher
-    publisher.close()
 
 
 def test_accepted_event_is_on_the_log_under_its_key_and_partition(kafka: Settings, publisher: Publisher) -> None:
@@ -62,7 +54,7 @@ def test_invalid_event_is_rejected_with_every_problem_and_lands_on_the_dlq(kafka
     record = next(m for m in dlq if m.key() == b"phone:555-0100")
     headers = read_headers(record.headers())
     assert headers["prefstream.reason"] == "future_time"
-    assert headers["prefstream.source"] == "test-publisher"
+    assert headers["prefstream.source"] == "integration-test"  # the shared fixture's source
     assert "changes[0].channel" in headers["prefstream.error"]
 
 
