@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.codec import CodecError, decode_event
-from schemas.validation import validate_event
+from schemas.codec import EVENTS, CodecError, decode_event
+from schemas.validation import plainly_valid, validate_event
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+_SKEW_MS = MAX_FUTURE_SKEW // timedelta(milliseconds=1)
+_EXACT_RECORD_MS_END = 4_000_000_000_000  # record times from 0 to this (year 2096): `admit`'s datetime is that ms exactly
 
 
 def admit(value: bytes | None, timestamp_ms: int) -> dict[str, Any] | None:
@@ -25,3 +27,18 @@ def admit(value: bytes | None, timestamp_ms: int) -> dict[str, Any] | None:
         return None
     recorded = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
     return None if validate_event(event, now=recorded, max_future_skew=MAX_FUTURE_SKEW) else event
+
+
+def admit_for_fold(value: bytes | None, timestamp_ms: int) -> dict[str, Any] | None:
+    """`admit`'s verdict, in about a third of the time, for a caller that only folds the event: its
+    times may be the epoch milliseconds Avro stores instead of datetimes (the fold reads both alike).
+
+    The usual record takes the fast path: the compiled reader's epoch-ms decoding and a quick check
+    that passes only events `validate_event` passes. Anything else (another schema version, damaged
+    bytes, a rare change kind, a rejected event) is for `admit` itself, so every record it rejects is
+    still rejected, never skipped."""
+    if value is not None and 0 <= timestamp_ms < _EXACT_RECORD_MS_END:
+        event = EVENTS.decode_millis(value)
+        if event is not None and plainly_valid(event, timestamp_ms + _SKEW_MS):
+            return event
+    return admit(value, timestamp_ms)

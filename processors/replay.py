@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
-from processors.admission import admit
+from processors.admission import admit, admit_for_fold
 from processors.fold import State, apply, empty_state, is_erased, profile_bytes, profile_time
 from processors.routing import restricts_contact
 from schemas.codec import CodecError, decode_profile
@@ -105,15 +105,16 @@ class Rebuild:
     records: int = 0
 
     def add(self, role: Role, key: str, value: bytes | None, timestamp_ms: int) -> None:
-        """Fold one record of the log."""
+        """Fold one record of the log (admitted as `admit` admits it; times as epoch ms, see admit_for_fold)."""
         self.records += 1
-        event = admit(value, timestamp_ms)
+        event = admit_for_fold(value, timestamp_ms)
         if event is None:
             self.rejected += 1
             return
+        states = self.states
         for profile_key in profile_keys(role, key, event):
-            state = self.states.get(profile_key)
-            self.states[profile_key] = apply(state if state is not None else empty_state(profile_key), event)
+            state = states.get(profile_key)
+            states[profile_key] = apply(state if state is not None else empty_state(profile_key), event)
 
     def expected(self) -> dict[str, bytes | None]:
         """What `customer-profiles` should hold per key: profile bytes, or None for a tombstone."""

@@ -250,10 +250,17 @@ def compile_writer(schema: Any, named: dict[str, Any] | None = None) -> Callable
 
 # -- reader ------------------------------------------------------------------------------------
 
+# Epoch milliseconds a reader with `epoch_millis` accepts: 1970 up to the last millisecond of 9999,
+# the years of a datetime (fastavro fails beyond them). Earlier times are left to fastavro as well.
+MILLIS_RANGE = range(0, 253_402_300_800_000)
+
+
 class _Reader(_Generator):
-    def __init__(self, named: dict[str, Any]) -> None:
+    def __init__(self, named: dict[str, Any], epoch_millis: bool = False) -> None:
         super().__init__(named)
-        self.namespace |= {"_varint": _read_varint, "_Malformed": Malformed, "_BOOL": {0: False, 1: True}}
+        self.epoch_millis = epoch_millis
+        self.namespace |= {"_varint": _read_varint, "_Malformed": Malformed, "_BOOL": {0: False, 1: True},
+                           "_MILLIS_END": MILLIS_RANGE.stop}
 
     def raw(self, var: str, pad: str) -> list[str]:
         """Statements reading one varint (not yet un-zigzagged) into `var`."""
@@ -284,6 +291,9 @@ class _Reader(_Generator):
         if logical is not None:
             if not (logical == "timestamp-millis" and kind == "long"):
                 raise UnsupportedSchema(f"logical type {logical}")
+            if self.epoch_millis:
+                return [*self.raw(target, pad), f"{pad}{target} = ({target} >> 1) ^ -({target} & 1)",
+                        f"{pad}if not 0 <= {target} < _MILLIS_END:", f"{pad}    raise _Malformed"]
             read = self.constant("_timestamp", LOGICAL_READERS["long-timestamp-millis"])
             return [*self.raw(target, pad), f"{pad}{target} = {read}(({target} >> 1) ^ -({target} & 1))"]
         if kind == "null":
@@ -324,12 +334,17 @@ class _Reader(_Generator):
         return self.finish("read", ["def read(data, pos):", *body, "    return value, pos"], f"reader {str(schema)[:40]}")
 
 
-def compile_reader(schema: Any, named: dict[str, Any] | None = None) -> Callable[[bytes, int], tuple[Any, int]]:
+def compile_reader(schema: Any, named: dict[str, Any] | None = None,
+                   epoch_millis: bool = False) -> Callable[[bytes, int], tuple[Any, int]]:
     """A function `read(data, pos) -> (value, end)` decoding one value of `schema` from `data[pos:]`,
     equal to fastavro's `schemaless_reader` with the same writer and reader schema; raises on any
     input it does not accept (see the module). Raises UnsupportedSchema at once for a schema it
-    cannot compile."""
-    return _Reader(_named_types(schema) if named is None else named).build(schema)
+    cannot compile.
+
+    `epoch_millis`: every timestamp-millis value is the int Avro stores (`timestamp_millis` of
+    fastavro's datetime) instead of a datetime, and a value outside MILLIS_RANGE is input it does
+    not accept."""
+    return _Reader(_named_types(schema) if named is None else named, epoch_millis).build(schema)
 
 
 def _named_types(schema: Any) -> dict[str, Any]:

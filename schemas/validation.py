@@ -123,3 +123,48 @@ def _enum_problems(event: dict[str, Any]) -> list[Problem]:
         if value is not None and value not in _symbols(enum):
             problems.append(Problem(".".join(path), f"unknown {enum} symbol"))
     return problems
+
+
+_STATUSES, _CADENCES, _ACTIONS, _REASONS = (_symbols(name) for name in ("ConsentStatus", "Cadence", "ContactAction", "SuppressionReason"))
+_TOUCHPOINTS, _ACTOR_TYPES, _PROOF_METHODS, _LEGAL_BASES = (
+    _symbols(name) for name in ("Touchpoint", "ActorType", "ProofMethod", "LegalBasis"))
+
+
+def _plain_change(change: dict[str, Any]) -> bool:
+    """Whether `_change_problems` finds nothing, for the usual changes; False for the others (quiet hours)."""
+    if "status" in change:  # a consent
+        return change["channel"] in CHANNELS and change["status"] in _STATUSES
+    if "subscribed" in change:  # a topic
+        return all(channel in CHANNELS for channel in change["channels"])
+    if "question" in change:  # an attribute answer: nothing to check
+        return True
+    if "active" in change:  # a suppression
+        return (change["channel"] is None or change["channel"] in CHANNELS) and change["reason"] in _REASONS
+    if "action" in change:  # a contact point
+        kind = CONTACT_KINDS.get(change["kind"])
+        return change["action"] in _ACTIONS and (kind is None or value_problem(kind, change["value"]) is None)
+    if "cadence" in change:  # a frequency
+        return ((change["channel"] is None or change["channel"] in CHANNELS)
+                and (change["cadence"] is None or change["cadence"] in _CADENCES)
+                and (change["max_per_week"] is None or change["max_per_week"] >= 0))
+    if "until" in change:  # a pause
+        return all(channel in CHANNELS for channel in change["channels"])
+    return set(change) == {"reason"}  # an erasure; anything else is for validate_event
+
+
+def plainly_valid(event: dict[str, Any], latest_ms: int) -> bool:
+    """A quick check that is sufficient, not necessary: True only when `validate_event` finds no
+    problem in the same event with datetimes, at a `now` and `max_future_skew` whose sum is
+    `latest_ms` (epoch ms). For an event as `SchemaFamily.decode_millis` gives it (times as epoch
+    ms, each change one of the schema's records). False means: ask validate_event."""
+    event_id, source, proof, changes = event["event_id"], event["source"], event["proof"], event["changes"]
+    subject = event["subject"]
+    return (
+        0 < len(event_id) <= 200
+        and subject != "" and subject_problem(subject) is None
+        and event["occurred_at"] <= latest_ms and event["recorded_at"] <= latest_ms
+        and source["touchpoint"] in _TOUCHPOINTS and source["actor"]["type"] in _ACTOR_TYPES
+        and (proof is None or (proof["method"] in _PROOF_METHODS and proof["legal_basis"] in _LEGAL_BASES))
+        and len(changes) > 0
+        and all(_plain_change(change) for change in changes)
+    )
