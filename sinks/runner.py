@@ -115,8 +115,11 @@ class SinkRunner:
             if time.monotonic() >= self._retry_at:
                 self._try_flush()
             return
-        room = self.config.batch_size - len(self._pending)
-        wait = self.config.batch_seconds if not self._pending else max(0.0, self._batch_started + self.config.batch_seconds - time.monotonic())
+        if not self._pending:  # one record, returned as it arrives: the batch's clock starts with it
+            room, wait = 1, self.config.batch_seconds
+        else:
+            room = self.config.batch_size - len(self._pending)
+            wait = max(0.0, self._batch_started + self.config.batch_seconds - time.monotonic())
         for message in consumer.consume(room, timeout=min(wait, 0.5)):
             if message.error():
                 log.warning("consumer error: %s", message.error())
