@@ -267,6 +267,15 @@ class _Reader(_Generator):
         return [f"{pad}{var} = data[pos]", f"{pad}pos += 1", f"{pad}if {var} > 127:",
                 f"{pad}    {var}, pos = _varint(data, pos, {var})"]
 
+    def raw_long(self, var: str, pad: str) -> list[str]:
+        """`raw` with the continuation bytes read in place, not by a call: for values that nearly
+        always take several bytes (timestamps)."""
+        byte, shift = self.fresh("c"), self.fresh("s")
+        return [f"{pad}{var} = data[pos]", f"{pad}pos += 1", f"{pad}if {var} > 127:", f"{pad}    {var} &= 0x7F",
+                f"{pad}    {shift} = 7", f"{pad}    while True:", f"{pad}        {byte} = data[pos]", f"{pad}        pos += 1",
+                f"{pad}        {var} |= ({byte} & 0x7F) << {shift}", f"{pad}        if {byte} < 0x80:",
+                f"{pad}            break", f"{pad}        {shift} += 7"]
+
     def record_function(self, schema: dict[str, Any]) -> str:
         """The name of the generated `f(data, pos) -> (record, pos)`."""
         name = schema["name"]
@@ -292,10 +301,10 @@ class _Reader(_Generator):
             if not (logical == "timestamp-millis" and kind == "long"):
                 raise UnsupportedSchema(f"logical type {logical}")
             if self.epoch_millis:
-                return [*self.raw(target, pad), f"{pad}{target} = ({target} >> 1) ^ -({target} & 1)",
+                return [*self.raw_long(target, pad), f"{pad}{target} = ({target} >> 1) ^ -({target} & 1)",
                         f"{pad}if not 0 <= {target} < _MILLIS_END:", f"{pad}    raise _Malformed"]
             read = self.constant("_timestamp", LOGICAL_READERS["long-timestamp-millis"])
-            return [*self.raw(target, pad), f"{pad}{target} = {read}(({target} >> 1) ^ -({target} & 1))"]
+            return [*self.raw_long(target, pad), f"{pad}{target} = {read}(({target} >> 1) ^ -({target} & 1))"]
         if kind == "null":
             return [f"{pad}{target} = None"]
         if kind == "boolean":
