@@ -23,7 +23,7 @@ from producers.web.preferences import open_questions, parse_form, unsubscribe_al
 from producers.web.events import ProofContext
 from producers.web.processor_client import ProcessorUnavailable
 from producers.web.guard import signed
-from producers.web.service import REASON_TOO_LARGE, PreferenceCenter
+from producers.web.service import REASON_MALFORMED_FORM, REASON_TOO_LARGE, PreferenceCenter
 from schemas.validation import Problem
 
 CENTER: web.AppKey[PreferenceCenter] = web.AppKey("center", PreferenceCenter)
@@ -66,19 +66,22 @@ def _unavailable(center: PreferenceCenter) -> web.Response:
     return _html(render.message_page(center.config, "forbidden_title", center.config.text("unavailable")), 503)
 
 
-async def _form(request: web.Request) -> tuple[dict[str, str] | None, bytes]:
-    """The submitted form and its raw bytes; None when the body is too large."""
+async def _form(request: web.Request) -> tuple[dict[str, str] | None, bytes, str | None]:
+    """The submitted form and its raw bytes; None and the DLQ reason when too large or not a UTF-8 form."""
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return None, b""
-    form = await request.post()
-    return {key: value for key, value in form.items() if isinstance(value, str)}, raw
+        return None, b"", REASON_TOO_LARGE
+    try:
+        form = await request.post()
+    except ValueError:  # UnicodeDecodeError included
+        return None, raw, REASON_MALFORMED_FORM
+    return {key: value for key, value in form.items() if isinstance(value, str)}, raw, None
 
 
 async def _checked_form(request: web.Request, center: PreferenceCenter, token: str) -> dict[str, str] | None:
     """The submitted form when it carries this link's CSRF token, else None."""
-    form, _ = await _form(request)
+    form, _, _ = await _form(request)
     return form if form is not None and center.csrf_ok(token, form.get("csrf")) else None
 
 
@@ -95,10 +98,13 @@ async def show(request: web.Request, center: PreferenceCenter, token: str, claim
 @signed(CENTER, _forbidden)
 async def save(request: web.Request, center: PreferenceCenter, token: str, claims: signing.Claims) -> web.Response:
     """Save the form: one event with every change that differs from the current values."""
-    form, raw = await _form(request)
-    if form is None:
+    form, raw, refused = await _form(request)
+    if refused == REASON_TOO_LARGE:
         await center.reject(claims.customer_id, raw, "body larger than 64 KiB", REASON_TOO_LARGE)
         raise web.HTTPRequestEntityTooLarge(MAX_BODY, request.content_length or 0)
+    if form is None:
+        await center.reject(claims.customer_id, raw, "body is not a UTF-8 form", REASON_MALFORMED_FORM)
+        return _html(render.message_page(center.config, "unreadable_title", center.config.text("unreadable")), 400)
     if not center.csrf_ok(token, form.get("csrf")):
         return _forbidden(center, "csrf")
     try:

@@ -25,6 +25,7 @@ DAY = 86400
 REASON_INVALID_INPUT = "invalid_input"
 REASON_MALFORMED_JSON = "malformed_json"
 REASON_TOO_LARGE = "body_too_large"
+REASON_MALFORMED_FORM = "malformed_form"
 
 
 def _utcnow() -> datetime:

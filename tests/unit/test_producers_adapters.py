@@ -231,25 +231,25 @@ def survives(parse, body) -> None:
         event_problems(event, NOW, timedelta(minutes=5))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(field_dicts(["from", "text", "message_id", "received_at"]))
 def test_sms_parser_never_crashes(body: dict) -> None:
     survives(sms.parse_inbound, body)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(field_dicts(["platform", "handle", "text", "time", "message_id", "kind"]))
 def test_social_parser_never_crashes(body: dict) -> None:
     survives(lambda b: social.classify(social.parse_message(b).text), body)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(field_dicts(["agent_id", "interaction_id", "customer", "occurred_at", "proof", "changes", "request_id"]))
 def test_agent_parser_never_crashes(body: dict) -> None:
     survives(lambda b: call_center.agent_event(b, NOW), body)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(field_dicts(list(pos.FIELDS)))
 def test_pos_record_parser_never_crashes(record: dict) -> None:
     event, problems = pos.record_event(record)
@@ -258,7 +258,7 @@ def test_pos_record_parser_never_crashes(record: dict) -> None:
         event_problems(event, NOW, timedelta(minutes=5))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.text(max_size=300))
 def test_pos_file_parsers_never_crash(text: str) -> None:
     list(pos.read_csv(text))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prefstream.settings import ConfigError
@@ -133,6 +133,7 @@ json_bodies = st.fixed_dictionaries({}, optional={
 }) | json_values
 
 
+@settings(max_examples=1000, deadline=None)
 @given(json_bodies)
 def test_any_json_body_is_refused_with_problems_or_becomes_a_valid_event(body) -> None:
     desired, problems = parse_json(body, CONFIG)
