@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from prefstream.kafka_config import consumer_config, quiet_logger
 from prefstream.settings import Settings
@@ -20,6 +20,7 @@ from processors.partitioner import partition_for
 from processors.replay import LogRecord, Role
 
 BATCH = 10_000
+_NO_LEADER_YET = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
 
 
 class MissingTopic(Exception):
@@ -81,8 +82,17 @@ class LogReader:
         return partition_for(key, count) if count else None
 
     def extent(self, topic: str, partition: int) -> tuple[int, int]:
-        """(low watermark, end offset) of one partition."""
-        return self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=self.timeout)
+        """(low watermark, end offset) of one partition; a leader still being elected (a topic just
+        created) is waited for, up to the timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=self.timeout)
+            except KafkaException as error:
+                code = error.args[0].code()
+                if code not in _NO_LEADER_YET or time.monotonic() > deadline:
+                    raise KafkaUnreachable(f"no offsets for {topic} partition {partition}: {error.args[0].str()}") from None
+                time.sleep(0.2)
 
     def read(self, topic: str, partitions: list[int], on_batch: Callable[[int], None] = lambda n: None) -> Iterator[tuple[int, int, bytes | None, bytes | None, int]]:
         """(partition, offset, key, value, timestamp ms) of every record up to the end offsets now."""

@@ -95,7 +95,7 @@ def replay(records: list[tuple[str, bytes]]) -> Rebuild:
     return rebuild
 
 
-def replay_rates(events: int, customers: int, repeats: int = 3) -> dict[str, Any]:
+def replay_rates(events: int, customers: int, repeats: int = 5) -> dict[str, Any]:
     """Events per CPU second of the replay and both baselines on the same records, best of `repeats`."""
     records = log_records(events, customers)
     if replay(records).states != validating_replay(records):

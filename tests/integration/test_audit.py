@@ -182,7 +182,16 @@ def test_bad_input_is_one_clear_line_and_its_exit_code(kafka: Settings, unique: 
     assert bad_subject.returncode == 2 and "not-an-address" not in bad_subject.stderr
     down = cli(kafka, "history", f"{unique}-x", bootstrap=f"127.0.0.1:{free_port()}")
     assert down.returncode == 4 and len(down.stderr.strip().splitlines()) == 1 and "did not answer" in down.stderr
-    assert "Traceback" not in down.stderr + malformed.stderr + unknown.stderr
+    verify_down = cli(kafka, "verify", bootstrap=f"127.0.0.1:{free_port()}")
+    assert verify_down.returncode == 4 and "did not answer" in verify_down.stderr
+    unknown_replay = cli(kafka, "replay", f"{unique}-nobody", "--as-of", "2026-03-01T12:00:00Z")
+    assert unknown_replay.returncode == 1 and f"no events for {unique}-nobody" in unknown_replay.stderr
+    missing = cli(kafka, "verify", "--events-topic", f"missing-{unique}")
+    assert missing.returncode == 3 and f"missing-{unique}" in missing.stderr and "topics create" in missing.stderr
+    everything = down.stderr + verify_down.stderr + malformed.stderr + unknown.stderr + unknown_replay.stderr + missing.stderr
+    assert "Traceback" not in everything
+    documented = " ".join(cli(kafka, "history", "--help").stdout.split())  # (the help text is wrapped)
+    assert all(code in documented for code in ("1 nothing found", "2 bad usage", "3 bad setup", "4 Kafka unreachable"))
 
 
 def test_partition_for_matches_where_the_producer_put_each_key(kafka: Settings, unique: str) -> None:

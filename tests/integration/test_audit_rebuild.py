@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefstream.settings import Settings
-from prefstream.topics import create_topics
+from prefstream.topics import PROFILES, create_topics
 from processors.audit import verify
+from processors.fold import fold, profile_bytes, profile_time
 from processors.logread import LogReader, Topics
+from schemas.codec import decode_profile
 from tests.kafka_for_tests import free_port
 from tests.integration.helpers import publish
-from tests.integration.test_audit import cli, mixed_history
+from tests.integration.test_audit import cli, mixed_history, produce
 
 
-def test_rebuild_reprocesses_the_log_and_verify_finds_its_profiles_right(kafka: Settings, unique: str, tmp_path: Path) -> None:
+def test_rebuild_runs_the_real_processor_then_verify_finds_no_difference_then_exactly_the_overwritten_customer(kafka: Settings, unique: str, tmp_path: Path) -> None:
     create_topics(kafka)
     sent, by_customer = mixed_history(unique, customers=20, per_customer=6, seed=11)
     publish(kafka, sent)
@@ -26,3 +28,13 @@ def test_rebuild_reprocesses_the_log_and_verify_finds_its_profiles_right(kafka: 
     mine = [d for d in result.differences if unique in d.key]
     assert mine == [], [(d.key, d.kind) for d in mine]
     assert sum(unique in key for key in by_customer) == 20
+
+    victim = f"{unique}-c4"  # the worker is stopped: overwrite its profile with an older, wrong one
+    wrong = fold(victim, by_customer[victim][:2])
+    produce(kafka, PROFILES, [(victim, profile_bytes(wrong, profile_time(wrong)))])
+    with LogReader(kafka) as reader:
+        result = verify(reader, Topics())
+    mine = [d for d in result.differences if unique in d.key]
+    assert [(d.key, d.kind) for d in mine] == [(victim, "different")]
+    assert decode_profile(mine[0].actual)["version"] == 2
+    assert decode_profile(mine[0].expected)["version"] == len(by_customer[victim])
