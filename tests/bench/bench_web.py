@@ -44,7 +44,6 @@ from tests.kafka_for_tests import free_port, kafka_broker
 SECRET = b"bench-web-secret-0123456789abcdef0123"
 BODY = json.dumps({"consents": {"SMS": True}}).encode()
 TARGET_RPS, TARGET_P99_MS = 2000, 25.0
-OVERRIDES = json.loads(os.environ.get("BENCH_OVERRIDES", "{}"))
 
 
 def _serve_stub(port: int) -> None:
@@ -59,7 +58,7 @@ def _serve_stub(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-def _serve_web(port: int, settings: Settings | None, processor_url: str, overrides: dict[str, Any] | None = None) -> None:
+def _serve_web(port: int, settings: Settings | None, processor_url: str) -> None:
     """The web app with the real Publisher, or (settings None) one that acks without Kafka."""
     from aiohttp import web
 
@@ -85,7 +84,7 @@ def _serve_web(port: int, settings: Settings | None, processor_url: str, overrid
         def close(self, timeout: float = 30) -> None:
             pass
 
-    publisher = Publisher(settings, "web-bench", producer_overrides=overrides) if settings is not None else NoKafka()
+    publisher = Publisher(settings, "web-bench") if settings is not None else NoKafka()
     center = PreferenceCenter(load_web_config(), WebSettings(SECRET, processor_url, f"http://127.0.0.1:{port}", dev=False), publisher)
     try:
         web.run_app(create_app(center), host="127.0.0.1", port=port, print=None, access_log=None)
@@ -261,7 +260,7 @@ def run(seconds: float = 8.0, concurrency: int = 64, rate: int = 500, latency_se
         create_topics(settings)
         stub_port = free_port()
         with process(_serve_stub, stub_port) as stub, \
-                process(_serve_web, free_port(), settings, stub.url, OVERRIDES) as kafka_app, \
+                process(_serve_web, free_port(), settings, stub.url) as kafka_app, \
                 process(_serve_web, free_port(), None, stub.url) as plain_app:
             pids = {"web": kafka_app.pid, "query_api_stub": stub.pid, "load_generator": os.getpid()}
             broker = LocalBroker(settings).pid()
