@@ -30,7 +30,7 @@ def admit(value: bytes | None, timestamp_ms: int) -> dict[str, Any] | None:
 
 
 def admit_for_fold(value: bytes | None, timestamp_ms: int) -> dict[str, Any] | None:
-    """`admit`'s verdict, in about a third of the time, for a caller that only folds the event: its
+    """`admit`'s verdict, in less than half the time, for a caller that only folds the event: its
     times may be the epoch milliseconds Avro stores instead of datetimes (the fold reads both alike).
 
     The usual record takes the fast path: the compiled reader's epoch-ms decoding and a quick check
