@@ -10,21 +10,24 @@ so every table write lands on the partition that owns its key and no two steps i
 - `prefstream-identity-links` (keyed by identifier): which customer claims an identifier (null:
   none any more); updates `identities` and releases the identifier's parked events.
 
-Folding goes through `processors.fold` only; this module does the I/O around it.
+The agent takes the records in batches (`take_events`): it folds each record in order, sends
+every output through one confluent-kafka producer (`processors.outputs`), waits until the broker
+acknowledged all of them, and only then lets Faust ack the batch. Folding goes through
+`processors.fold` only; this module does the I/O around it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
-
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import TP, EventT
+from faust.types import EventT
 
 from prefstream.dlq import dlq_headers
 from prefstream.settings import Settings
@@ -32,6 +35,8 @@ from prefstream.topics import CUSTOMER_EVENTS, DLQ, EVENTS, IDENTITY_LINKS, PROF
 from processors import metrics, parking
 from processors.admission import MAX_FUTURE_SKEW
 from processors.durable_table import DurableTable
+from processors.gaps import GapGuard
+from processors.outputs import Outputs, OutputsLost
 from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
 from processors.redelivery import RedeliveryWindow
 from processors.routing import restricts_contact
@@ -46,6 +51,9 @@ SOURCE_TOPICS = (EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS)
 STALL_CHECK_SECONDS = 5.0
 STALL_IDLE_SECONDS = 5.0
 TABLES = ("profiles", "identities", "parked")
+BATCH_MAX = 1000  # source records folded between two output flushes
+BATCH_WITHIN_SECONDS = 0.005  # how long a batch waits to fill: the latency it may add
+EXIT_OUTPUTS_LOST = 75  # EX_TEMPFAIL: restart the worker; it re-reads from the last commit
 log = logging.getLogger(__name__)
 
 
@@ -92,22 +100,19 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     )
     rocksdb = {"driver": "rocksdict", "block_cache_size": config.block_cache_bytes}
     tables = {name: app.Table(name, key_type=str, value_type=bytes, options=rocksdb) for name in TABLES}
-    profiles, identity, parked = (DurableTable(tables[name]) for name in TABLES)
-    topics = {
-        name: app.topic(name, key_type=bytes, value_type=bytes, partitions=settings.partitions)
-        for name in (CUSTOMER_EVENTS, IDENTITY_LINKS, PROFILES, DLQ)
-    }
+    outputs = Outputs(settings)
+    profiles, identity, parked = (DurableTable(tables[name], outputs) for name in TABLES)
     source = app.topic(EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS, key_type=bytes, value_type=bytes)
 
-    async def reject(message: Any, reason: str, error: str) -> None:
+    def reject(message: Any, reason: str, error: str) -> None:
         metrics.EVENTS_REJECTED.labels(reason).inc()
         headers = dlq_headers(
             reason, error, "processor", datetime.now(UTC),
             topic=message.topic, partition=message.partition, offset=message.offset,
         )
-        await topics[DLQ].send(key=message.key, value=message.value, headers=headers)
+        outputs.send(DLQ, message.key, message.value, headers=headers)
 
-    async def fold_into(customer: str, event: dict[str, Any], redelivery: bool) -> None:
+    def fold_into(customer: str, event: dict[str, Any], partition: int, redelivery: bool) -> None:
         raw = profiles.get(customer)
         before = decode_state(raw) if raw is not None else empty_state(customer)
         after = apply(before, event)
@@ -118,81 +123,125 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         else:
             metrics.EVENTS_DUPLICATE.inc()
             return
-        await profiles.set(customer, encode_state(after))
+        profiles.set(customer, encode_state(after), partition)
+        key = customer.encode()
         if is_erased(after):
             metrics.TOMBSTONES_EMITTED.inc()
-            await topics[PROFILES].send(key=customer.encode(), value=None)
+            outputs.send(PROFILES, key, None)
         else:
             metrics.PROFILES_EMITTED.inc()
-            await topics[PROFILES].send(key=customer.encode(), value=profile_bytes(after, profile_time(after)))
+            outputs.send(PROFILES, key, profile_bytes(after, profile_time(after)))
         old_ids, new_ids = set(identities(before)), set(identities(after))
         for identifier in sorted(new_ids if redelivery else new_ids - old_ids):
-            await topics[IDENTITY_LINKS].send(key=identifier.encode(), value=customer.encode())
+            outputs.send(IDENTITY_LINKS, identifier.encode(), key)
         for identifier in sorted(old_ids - new_ids):
-            await topics[IDENTITY_LINKS].send(key=identifier.encode(), value=None)
+            outputs.send(IDENTITY_LINKS, identifier.encode(), None)
 
-    async def on_link(identifier: str, customer: bytes | None) -> None:
+    def on_link(identifier: str, customer: bytes | None, partition: int) -> None:
         if customer is None:
-            await identity.delete(identifier)
+            identity.delete(identifier, partition)
             return
-        await identity.set(identifier, customer)
+        identity.set(identifier, customer, partition)
         waiting = parked.get(identifier)
         if waiting is not None:
             for record in parking.unpack(waiting):
                 metrics.PARKED_RELEASED.inc()
-                await topics[CUSTOMER_EVENTS].send(key=customer, value=record)
-            await parked.delete(identifier)
+                outputs.send(CUSTOMER_EVENTS, customer, record)
+            parked.delete(identifier, partition)
 
-    async def on_event(message: Any, redelivery: bool) -> None:
+    def on_event(message: Any, redelivery: bool) -> None:
         try:
             event = decode_event(message.value)
         except CodecError as error:
-            await reject(message, type(error).__name__, str(error))
+            reject(message, type(error).__name__, str(error))
             return
         recorded = datetime.fromtimestamp(message.timestamp, UTC)
         problems = validate_event(event, now=recorded, max_future_skew=MAX_FUTURE_SKEW)
         if problems:
-            await reject(message, "invalid", "; ".join(f"{p.path}: {p.message}" for p in problems))
+            reject(message, "invalid", "; ".join(f"{p.path}: {p.message}" for p in problems))
             return
+        partition = message.partition
         if message.topic == CUSTOMER_EVENTS:
-            await fold_into(message.key.decode(), event, redelivery)
+            fold_into(message.key.decode(), event, partition, redelivery)
             return
         subject = event["subject"]
         if is_customer_id(subject):
-            await fold_into(subject, event, redelivery)
+            fold_into(subject, event, partition, redelivery)
             return
         if restricts_contact(event):
-            await fold_into(subject, event, redelivery)  # the bare identifier is suppressed at once
+            fold_into(subject, event, partition, redelivery)  # the bare identifier is suppressed at once
         customer = identity.get(subject)
         if customer is not None:
-            await topics[CUSTOMER_EVENTS].send(key=customer, value=message.value)
+            outputs.send(CUSTOMER_EVENTS, customer, message.value)
             return
         metrics.IDENTIFIERS_PARKED.inc()
-        await parked.set(subject, parking.add(parked.get(subject), message.value))
+        parked.set(subject, parking.add(parked.get(subject), message.value), partition)
 
-    async def end_offset(tp: TP) -> int | None:
-        # The end offset cached from the fetch that brought this record: never a call into the
-        # consumer thread, which may itself be waiting for this agent to drain its buffer.
-        return app.consumer.highwater(tp)
+    # The end offset cached from the fetch that brought the record: never a call into the
+    # consumer thread, which may itself be waiting for this agent to drain its buffer.
+    window = RedeliveryWindow(app.consumer.highwater)
 
-    window = RedeliveryWindow(end_offset)
-
-    progress: dict[TP, tuple[int, int]] = {}  # source partition -> (generation, next offset to fold)
+    guard = GapGuard()
     last_folded = [time.monotonic()]
+
+    def process(message: Any) -> None:
+        start = app.consumer._committed_offset.get(message.tp)  # where the assignment began
+        if not guard.admit(message.tp, message.generation_id, message.offset, start):
+            return
+        redelivery = window.contains(message.tp, message.generation_id, message.offset)
+        began = time.perf_counter()
+        if message.topic == IDENTITY_LINKS:
+            on_link(message.key.decode(), message.value, message.partition)
+        else:
+            on_event(message, redelivery)
+        metrics.FOLD_SECONDS.observe(time.perf_counter() - began)
+
+    def report_lag(batch: list[Any]) -> None:
+        lag: dict[str, int] = {}
+        for tp in {event.message.tp for event in batch}:
+            end = app.consumer.highwater(tp)
+            if end is not None:
+                position = guard.position(tp, app.consumer_generation_id)
+                if position is not None:
+                    lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - position)
+        for topic, records in lag.items():
+            metrics.CONSUMER_LAG.labels(topic).set(records)
 
     @app.agent(source, concurrency=1)
     async def fold_events(stream: faust.StreamT) -> None:
-        event: EventT
-        async for event in stream.events():
-            message = event.message
+        batch: list[EventT]
+        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
             last_folded[0] = time.monotonic()
-            progress[message.tp] = (message.generation_id, message.offset + 1)
-            redelivery = await window.contains(message.tp, message.generation_id, message.offset)
-            with metrics.FOLD_SECONDS.time():
-                if message.topic == IDENTITY_LINKS:
-                    await on_link(message.key.decode(), message.value)
-                else:
-                    await on_event(message, redelivery)
+            for event in batch:
+                stream._set_current_event(event)  # the RocksDB store picks its partition database by it
+                process(event.message)
+            stream._set_current_event(None)
+            try:
+                await outputs.flush()  # every output durable before take_events acks the batch
+            except OutputsLost as lost:
+                # Raising would let take_events ack (and Faust commit) the batch on the way out.
+                log.critical("%s; exiting without committing the batch's offsets", lost)
+                os._exit(EXIT_OUTPUTS_LOST)
+            report_lag(batch)
+            await rewind_gaps()
+
+    async def rewind_gaps() -> None:
+        for tp, offset in guard.rewinds().items():
+            log.warning("records missing before a record of %s[%d]; re-reading from offset %d", tp.topic, tp.partition, offset)
+            metrics.GAPS_REWOUND.inc()
+            await app.consumer.seek(tp, offset)
+        for tp, first, present in guard.accepted:
+            log.warning("offsets %d to %d of %s[%d] never arrived; taken as a real hole", first, present - 1, tp.topic, tp.partition)
+        guard.accepted.clear()
+
+    @app.task
+    async def learn_changelog_partitions() -> None:
+        """Faust routes a query by its own producer's metadata of the table's changelog topic,
+        learned only when that producer sends there, and ours never does (see `Outputs`): without
+        this, queries on a worker that has not folded anything yet fail."""
+        producer = app.producer._ensure_producer()  # the aiokafka producer Faust routes with
+        for table in tables.values():
+            await producer.partitions_for(table.changelog_topic.get_topic_name())
 
     @app.timer(STALL_CHECK_SECONDS)
     async def resume_stalled_partitions() -> None:
@@ -211,8 +260,9 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         sources = [tp for tp in app.consumer.assignment() if tp.topic in SOURCE_TOPICS]
         ends = await app.consumer.highwaters(*sources) if sources else {}
         for tp in sources:
-            seen = progress.get(tp)
-            position = seen[1] if seen and seen[0] == generation else app.consumer._committed_offset.get(tp)
+            position = guard.position(tp, generation)
+            if position is None:
+                position = app.consumer._committed_offset.get(tp)
             end = ends.get(tp)
             if position is None or end is None or position >= end:
                 continue

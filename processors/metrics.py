@@ -23,3 +23,6 @@ CONSUMER_LAG = Gauge("prefstream_processor_consumer_lag", "Records not yet proce
 STALLED_PARTITIONS_RESUMED = Counter(
     "prefstream_processor_stalled_partitions_resumed_total", "Idle source partitions with unread records that were re-read"
 )
+GAPS_REWOUND = Counter(
+    "prefstream_processor_gaps_rewound_total", "Source partitions sought back because records before a delivered one were missing"
+)

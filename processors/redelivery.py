@@ -11,20 +11,20 @@ outputs even when the fold reports no change; past it, an unchanged fold is a tr
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable, Hashable
 
 
 class RedeliveryWindow:
     """Per partition and rebalance generation, the end offset at the first record read."""
 
-    def __init__(self, end_offset: Callable[[Hashable], Awaitable[int | None]]) -> None:
+    def __init__(self, end_offset: Callable[[Hashable], int | None]) -> None:
         self._end_offset = end_offset
         self._ends: dict[Hashable, tuple[int, int | None]] = {}
 
-    async def contains(self, partition: Hashable, generation: int, offset: int) -> bool:
+    def contains(self, partition: Hashable, generation: int, offset: int) -> bool:
         """Whether the record at `offset` was on the partition when it was (re)assigned."""
         known = self._ends.get(partition)
         if known is None or known[0] != generation:
-            known = self._ends[partition] = (generation, await self._end_offset(partition))
+            known = self._ends[partition] = (generation, self._end_offset(partition))
         end = known[1]
         return end is None or offset < end

@@ -160,6 +160,17 @@ def test_sms_stop_from_an_unknown_phone_suppresses_that_phone_at_once(kafka: Set
     assert_profiles_equal(wait_for_profiles(kafka, expected), expected)
 
 
+def test_a_worker_that_has_folded_nothing_yet_answers_queries(kafka: Settings, worker_factory, unique: str) -> None:
+    """Faust routes by its producer's changelog metadata, which the worker must learn at start."""
+    worker = worker_factory()
+    worker.wait_ready()
+    deadline = time.monotonic() + 10
+    while (status := worker.get(f"/profiles/{unique}-nobody/")[0]) != 404 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert status == 404
+    assert worker.get(f"/identities/email:{unique}@example.com/")[0] == 404
+
+
 def test_erasure_emits_a_tombstone(kafka: Settings, worker_factory, unique: str) -> None:
     customer = f"{unique}-forget"
     worker = worker_factory()

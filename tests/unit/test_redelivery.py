@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from processors.redelivery import RedeliveryWindow
 
 
@@ -11,24 +9,18 @@ def test_the_window_ends_at_the_partition_end_seen_first_in_each_generation() ->
     ends = {"p0": 10}
     lookups: list[str] = []
 
-    async def end_offset(partition: str) -> int | None:
+    def end_offset(partition: str) -> int | None:
         lookups.append(partition)
         return ends[partition]
 
-    async def scenario() -> list[bool]:
-        window = RedeliveryWindow(end_offset)
-        answers = [await window.contains("p0", 1, offset) for offset in (3, 9, 10, 11)]
-        ends["p0"] = 20  # more records arrive; the same generation keeps its window
-        answers.append(await window.contains("p0", 1, 15))
-        answers.append(await window.contains("p0", 2, 15))  # a rebalance opens a new window
-        return answers
-
-    assert asyncio.run(scenario()) == [True, True, False, False, False, True]
+    window = RedeliveryWindow(end_offset)
+    answers = [window.contains("p0", 1, offset) for offset in (3, 9, 10, 11)]
+    ends["p0"] = 20  # more records arrive; the same generation keeps its window
+    answers.append(window.contains("p0", 1, 15))
+    answers.append(window.contains("p0", 2, 15))  # a rebalance opens a new window
+    assert answers == [True, True, False, False, False, True]
     assert lookups == ["p0", "p0"]
 
 
 def test_an_unknown_end_treats_every_record_as_a_possible_redelivery() -> None:
-    async def unknown(partition: str) -> int | None:
-        return None
-
-    assert asyncio.run(RedeliveryWindow(unknown).contains("p", 1, 10**9))
+    assert RedeliveryWindow(lambda partition: None).contains("p", 1, 10**9)

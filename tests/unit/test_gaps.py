@@ -1,0 +1,69 @@
+"""The gap guard: records reach the fold in offset order; a hole is rewound, not skipped."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from processors.gaps import MAX_REWINDS, GapGuard
+
+
+def test_contiguous_records_are_all_admitted_from_the_start_offset() -> None:
+    guard = GapGuard()
+    assert [guard.admit("p", 1, offset, start=5) for offset in range(5, 10)] == [True] * 5
+    assert guard.position("p", 1) == 10 and guard.rewinds() == {}
+
+
+def test_a_record_past_a_hole_is_held_back_and_the_partition_rewound_to_the_hole() -> None:
+    guard = GapGuard()
+    assert guard.admit("p", 1, 3, start=3)
+    assert not guard.admit("p", 1, 7, start=3)  # 4, 5, 6 missing
+    assert not guard.admit("p", 1, 8, start=3)
+    assert guard.rewinds() == {"p": 4}
+    assert guard.rewinds() == {}
+    assert [guard.admit("p", 1, offset, start=3) for offset in (4, 5, 6, 7, 8)] == [True] * 5
+
+
+def test_the_first_record_of_a_generation_is_checked_against_the_committed_offset() -> None:
+    guard = GapGuard()
+    assert not guard.admit("p", 2, 12, start=10)
+    assert guard.rewinds() == {"p": 10}
+    assert guard.admit("p", 2, 10, start=10)
+
+
+def test_a_new_generation_starts_over_and_an_unknown_start_admits_anything() -> None:
+    guard = GapGuard()
+    assert guard.admit("p", 1, 0, start=None) and guard.admit("p", 1, 1, start=None)
+    assert guard.admit("p", 2, 40, start=None)  # reassigned: nothing known about the position
+    assert guard.position("p", 1) is None and guard.position("p", 2) == 41
+
+
+def test_rereads_of_earlier_records_are_admitted() -> None:
+    guard = GapGuard()
+    for offset in range(0, 5):
+        guard.admit("p", 1, offset, start=0)
+    assert guard.admit("p", 1, 2, start=0)  # a re-read after a seek: folding again is harmless
+    assert guard.position("p", 1) == 3
+
+
+def test_a_hole_that_stays_is_accepted_after_max_rewinds_seeks() -> None:
+    guard = GapGuard()
+    guard.admit("p", 1, 0, start=0)
+    for _ in range(MAX_REWINDS):
+        assert not guard.admit("p", 1, 5, start=0)
+        assert guard.rewinds() == {"p": 1}
+    assert guard.admit("p", 1, 5, start=0)
+    assert guard.accepted == [("p", 1, 5)]
+
+
+@given(st.lists(st.integers(min_value=0, max_value=30), max_size=60))
+def test_every_admitted_record_follows_the_previous_one_or_rereads(offsets: list[int]) -> None:
+    """Law: an admitted offset never jumps past an unfolded one, unless that hole was given up on."""
+    guard = GapGuard()
+    folded: set[int] = set()
+    for offset in offsets:
+        if guard.admit("p", 1, offset, start=0):
+            given_up = {hole for _, first, present in guard.accepted for hole in range(first, present)}
+            assert all(earlier in folded or earlier in given_up for earlier in range(offset))
+            folded.add(offset)
+        guard.rewinds()
