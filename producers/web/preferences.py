@@ -218,6 +218,8 @@ def _email_consent(current: Current, desired: Desired, email: str | None) -> tup
     if not wants:
         return ([consent("EMAIL", "OPTED_OUT")] if current.consented("EMAIL") else []), [], None
     if email is None:
+        if "consent:EMAIL" not in desired:  # consented elsewhere without an address; not asked now
+            return [], [], None
         return [], [Problem("email", "an email address is needed for email messages")], None
     same_address = (current.email_consent_address or current.email or "").lower() == email.lower()
     if current.consented("EMAIL") and same_address:

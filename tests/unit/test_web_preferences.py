@@ -93,6 +93,15 @@ def test_email_consent_without_an_address_is_a_problem() -> None:
     assert [p.path for p in plan(Current(), desired, CONFIG, NOW).problems] == ["email"]
 
 
+def test_email_consented_elsewhere_without_an_address_does_not_block_other_changes() -> None:
+    """A call-center opt-in may carry no address; a JSON change to SMS alone must still go through."""
+    consented = replace(Current(), consents={"EMAIL": "OPTED_IN"})
+    desired, problems = parse_json({"consents": {"SMS": True}}, CONFIG)
+    planned = plan(consented, desired, CONFIG, NOW)
+    assert problems == [] and planned.problems == []
+    assert planned.changes == [f.consent("SMS", "OPTED_IN")]
+
+
 def test_pause_resume_and_quiet_hours() -> None:
     assert changes_for(Current(), form_of(Current(), pause="30")).changes == [f.pause(NOW + timedelta(days=30))]
     paused = replace(Current(), paused_until=NOW + timedelta(days=3))
