@@ -25,6 +25,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def free_block(size: int = 8) -> int:
+    """The first of `size` consecutive free loopback ports."""
+    for base in range(31000 + os.getpid() % 500 * 40, 64000, 40):
+        try:
+            probes = []
+            for port in range(base, base + size):
+                probe = socket.socket()
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise RuntimeError("no free port block")
+
+
 @contextmanager
 def kafka_broker(home: Path | None = None) -> Iterator[Settings]:
     """Settings of a running broker: KAFKA_BOOTSTRAP's, or a local one under `home` (a temp folder if None)."""

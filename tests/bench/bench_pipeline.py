@@ -25,7 +25,7 @@ from prefstream.simulate.driver import ACCEPTED, Driver, Endpoints
 from prefstream.simulate.traffic import Traffic
 from prefstream.topics import create_topics
 from tests.bench.bench_processor import folder_size_mb
-from tests.integration.test_run_pipeline import free_block
+from tests.kafka_for_tests import free_block
 from tests.kafka_for_tests import kafka_broker
 
 

@@ -7,13 +7,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from prefstream.broker import process_alive
 from prefstream.settings import Settings
-from tests.kafka_for_tests import free_port
+from tests.kafka_for_tests import free_block, free_port
 
 
 def prefstream(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -118,21 +120,22 @@ def test_topics_commands_create_then_describe(kafka: Settings) -> None:
 
 
 def test_a_second_run_says_so_and_leaves_the_first_running(kafka: Settings, tmp_path: Path) -> None:
-    env = {**os.environ, "PREFSTREAM_HOME": str(tmp_path), "KAFKA_BOOTSTRAP": kafka.bootstrap_servers}
-    first = subprocess.Popen(
-        [sys.executable, "-m", "prefstream", "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
+    env = {**os.environ, "PREFSTREAM_HOME": str(tmp_path), "KAFKA_BOOTSTRAP": kafka.bootstrap_servers,
+           "PREFSTREAM_RUN_BASE_PORT": str(free_block()), "CI": "true"}
+    first = subprocess.Popen([sys.executable, "-m", "prefstream", "run"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(first.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     try:
-        lines = []
-        for line in first.stdout:  # type: ignore[union-attr]
-            lines.append(line)
-            if "pipeline running" in line:
-                break
-        assert any("pipeline running" in line for line in lines), lines
+        deadline = time.monotonic() + 180
+        while not any("every stage ready" in line for line in lines):
+            assert first.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.5)
         second = prefstream("run", env={"PREFSTREAM_HOME": str(tmp_path), "KAFKA_BOOTSTRAP": kafka.bootstrap_servers})
         assert_one_line_error(second, 3, f"already running (pid {first.pid})")
         assert first.poll() is None
     finally:
         first.send_signal(signal.SIGINT)
-        first.wait(30)
-    assert first.returncode == 0
+        first.wait(60)
+    assert first.returncode == 0, "".join(lines)

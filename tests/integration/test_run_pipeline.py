@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 from prefstream.kafka_config import consumer_config
 from prefstream.settings import Settings
 from prefstream.topics import DLQ, EVENTS
-from tests.kafka_for_tests import kafka_broker
+from tests.kafka_for_tests import free_block, kafka_broker
 
 ROOT = Path(__file__).resolve().parents[2]
 DURATION = 20
@@ -34,24 +33,6 @@ class Outcome:
     output: str
     first_progress_s: float | None
     home: Path
-
-
-def free_block(size: int = 8) -> int:
-    """The first of `size` consecutive free loopback ports."""
-    for base in range(31000 + os.getpid() % 500 * 40, 64000, 40):
-        try:
-            probes = []
-            for port in range(base, base + size):
-                probe = socket.socket()
-                probes.append(probe)
-                probe.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-    raise RuntimeError("no free port block")
 
 
 def prefstream(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
