@@ -19,11 +19,6 @@ from typing import Any
 RESULTS = Path("bench-results")
 
 
-def fold_markdown(result: dict[str, Any]) -> str:
-    """The fold figures as a two-column table."""
-    return "\n".join(["| fold figure | value |", "|---|---:|", *(f"| {key} | {value} |" for key, value in result.items())])
-
-
 def parts() -> list[tuple[str, str, Callable[[Any], dict[str, Any]]]]:
     """(name, module, how to run it) in running order."""
     return [
@@ -60,7 +55,7 @@ def main() -> None:
         result["bench_seconds"] = round(time.monotonic() - started, 1)
         results[name] = result
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-        table = module.markdown(result) if hasattr(module, "markdown") else fold_markdown(result)
+        table = module.markdown(result)
         tables.append(f"### {name} ({result['bench_seconds']} s)\n\n{table}")
         print(tables[-1] + "\n", flush=True)
     results["total_seconds"] = round(time.monotonic() - began, 1)

@@ -131,6 +131,28 @@ def run(events: int, customers: int, repeats: int = 3) -> dict[str, Any]:
     }
 
 
+PATHS = {
+    "decode_only": "decode only (fastavro `schemaless_reader`, the baseline)",
+    "decode_event": "`decode_event` (compiled reader)",
+    "fold_spliced": "decode + fold + `profile_bytes` (goal ≥ 50,000)",
+    "fold_plain": "decode + fold + `encode_profile(to_profile(…))`",
+    "processor": "processor path: decode + `decode_state` + apply + `encode_state` + `profile_bytes`",
+}
+GOAL_EVENTS_PER_S = 50_000
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The figures as a Markdown table, with the goal of the decode + fold + encode path."""
+    rates, ratios = result["events_per_s"], result["ratio_to_decode_only"]
+    rows = [f"| {PATHS[name]} | {rate:,} | {ratios[name]:.2f} |" for name, rate in rates.items()]
+    met = "met" if rates["fold_spliced"] >= GOAL_EVENTS_PER_S else "NOT met"
+    return "\n".join([
+        f"{result['events']:,} single-change events over {result['customers']:,} customers, one core, CPU time, best of 3",
+        "", "| per event | events/s | × decode-only |", "|---|---:|---:|", *rows,
+        "", f"goal decode + fold + encode ≥ {GOAL_EVENTS_PER_S:,}/s: {met}; peak RSS {result['peak_rss_mb']} MB",
+    ])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
