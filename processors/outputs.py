@@ -32,7 +32,8 @@ class Outputs:
     def __init__(self, settings: Settings, **overrides: object) -> None:
         self._failure: KafkaError | None = None
         config = producer_config(settings, **{
-            "linger.ms": 1, "logger": quiet_logger(),
+            "linger.ms": 0,  # a batch is queued whole, then flushed: lingering only delays the flush (13 vs 6 ms here)
+            "logger": quiet_logger(),
             "on_delivery": self._delivered, "delivery.report.only.error": True,  # no Python call per success
             **overrides,
         })
