@@ -185,7 +185,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     last_folded = [time.monotonic()]
 
     def process(message: Any) -> None:
-        start = app.consumer._committed_offset.get(message.tp)  # where the assignment began
+        start = app.consumer._committed_offset.get(message.tp)  # where the assignment began (None: unknown)
         if not guard.admit(message.tp, message.generation_id, message.offset, start):
             return
         redelivery = window.contains(message.tp, message.generation_id, message.offset)
@@ -226,7 +226,13 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
             await rewind_gaps()
 
     async def rewind_gaps() -> None:
-        for tp, offset in guard.rewinds().items():
+        due = guard.rewinds()
+        if app.rebalancing:  # a partition may be gone; its new owner starts from the committed offset
+            return
+        assigned = app.consumer.assignment()
+        for tp, offset in due.items():
+            if tp not in assigned:
+                continue
             log.warning("records missing before a record of %s[%d]; re-reading from offset %d", tp.topic, tp.partition, offset)
             metrics.GAPS_REWOUND.inc()
             await app.consumer.seek(tp, offset)
