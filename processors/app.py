@@ -36,6 +36,7 @@ from processors import metrics, parking
 from processors.admission import MAX_FUTURE_SKEW
 from processors.durable_table import DurableTable
 from processors.gaps import GapGuard
+from processors.positions import StartOffsets, starts_after_seek, unsought
 from processors.outputs import Outputs, OutputsLost
 from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
 from processors.redelivery import RedeliveryWindow
@@ -182,11 +183,33 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     window = RedeliveryWindow(app.consumer.highwater)
 
     guard = GapGuard()
+    starts = StartOffsets()
     last_folded = [time.monotonic()]
+    seek_to_committed = app.consumer.perform_seek
+
+    async def perform_seek() -> None:
+        """Faust's seek to the committed offsets, then the rest of the positioning (see `processors.positions`)."""
+        generation = app.consumer_generation_id
+        await seek_to_committed()
+        consumer = app.consumer
+        committed = consumer._committed_offset  # filled by the seek: None stands for 0
+        sources = [tp for tp in consumer.assignment() if tp.topic in SOURCE_TOPICS]
+        left = unsought(sources, committed)
+        earliest = await consumer.earliest_offsets(*left) if left else {}
+        for tp in left:
+            await consumer.seek(tp, earliest[tp])
+        if app.consumer_generation_id == generation:
+            starts.settle(generation, starts_after_seek(sources, committed, earliest))
+
+    app.consumer.perform_seek = perform_seek  # type: ignore[method-assign]
 
     def process(message: Any) -> None:
-        start = app.consumer._committed_offset.get(message.tp)  # where the assignment began (None: unknown)
-        if not guard.admit(message.tp, message.generation_id, message.offset, start):
+        if not (starts.positioned(message.generation_id)
+                and guard.admit(message.tp, message.generation_id, message.offset, starts.start(message.tp))):
+            # Held back and never acked: Faust would count what lies before it as done and commit
+            # over it (it commits up to an acked offset one past its committed one). The record
+            # is read again after the seek; that copy is a new message, acked as usual.
+            message.incref()
             return
         redelivery = window.contains(message.tp, message.generation_id, message.offset)
         began = time.perf_counter()
@@ -226,7 +249,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
             await rewind_gaps()
 
     async def rewind_gaps() -> None:
-        due = guard.rewinds()
+        due = guard.rewinds(time.monotonic())
         if app.rebalancing:  # a partition may be gone; its new owner starts from the committed offset
             return
         assigned = app.consumer.assignment()
@@ -267,8 +290,8 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         ends = await app.consumer.highwaters(*sources) if sources else {}
         for tp in sources:
             position = guard.position(tp, generation)
-            if position is None:
-                position = app.consumer._committed_offset.get(tp)
+            if position is None and starts.positioned(generation):
+                position = starts.start(tp)
             end = ends.get(tp)
             if position is None or end is None or position >= end:
                 continue

@@ -4,20 +4,25 @@ faust-streaming can hand the agent a record past a hole: a record prefetched bef
 committed offset (faust-streaming issue 221), or records its consumer drops as "already read"
 after a seek. Faust then counts the hole as done and commits over it, and the events in it are
 never folded. On a topic with no gaps of its own (delete policy, no transactions) the processor
-therefore skips every record after a hole, seeks the partition back to the first missing offset,
-and folds from there. Should the hole be real after all (a transactional producer's markers), it
+therefore skips every record after a hole, without acking it (an acked record one past Faust's
+committed offset lets it commit over the hole), seeks the partition back to the first missing
+offset, and folds from there. Should the hole be real after all (a transactional producer's markers), it
 is accepted after `MAX_REWINDS` seeks, with a warning. Faust keeps handing over records it had
-buffered before a seek, so one seek is not proof: the compacted identity-links topic gets the same
-patience, though holes are normal where its log was cleaned. Cleaned segments lie behind the
-processor's committed offset unless it lagged for longer than the topic's segment and compaction
-times; then each cleaned hole costs up to `MAX_REWINDS` seeks once.
+buffered before a seek, so one seek is not proof, and neither are many seeks in a row: seeks to one
+hole are spaced `REWIND_INTERVAL_SECONDS` apart (a burst of buffered records once used up every
+seek in a tenth of a second, and the hole was "accepted" before the re-read arrived). The compacted
+identity-links topic gets the same patience, though holes are normal where its log was cleaned.
+Cleaned segments lie behind the processor's committed offset unless it lagged for longer than the
+topic's segment and compaction times; then each cleaned hole costs about `MAX_REWINDS` seconds once.
+The guard is pure: the caller passes the time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
 
-MAX_REWINDS = 50  # seeks back to one hole before it is taken as real
+MAX_REWINDS = 10  # seeks back to one hole before it is taken as real
+REWIND_INTERVAL_SECONDS = 1.0  # between two seeks back to the same hole
 
 
 class GapGuard:
@@ -27,6 +32,7 @@ class GapGuard:
         self._next: dict[Hashable, tuple[int, int]] = {}
         self._due: dict[Hashable, int] = {}
         self._seeks: dict[tuple[Hashable, int], int] = {}
+        self._last_seek: dict[tuple[Hashable, int], float] = {}
         self.accepted: list[tuple[Hashable, int, int]] = []  # (partition, first missing, next present)
 
     def admit(self, partition: Hashable, generation: int, offset: int, start: int | None) -> bool:
@@ -43,6 +49,9 @@ class GapGuard:
                 self._due[partition] = expected
                 return False
             self.accepted.append((partition, expected, offset))
+        if expected is not None and offset >= expected:  # the hole, if there was one, is behind us
+            self._seeks.pop((partition, expected), None)
+            self._last_seek.pop((partition, expected), None)
         self._next[partition] = (generation, offset + 1)
         return True
 
@@ -51,9 +60,19 @@ class GapGuard:
         known = self._next.get(partition)
         return known[1] if known is not None and known[0] == generation else None
 
-    def rewinds(self) -> dict[Hashable, int]:
-        """The partitions to seek back now, and where to; each call counts as one seek per hole."""
-        due, self._due = self._due, {}
-        for partition, offset in due.items():
-            self._seeks[(partition, offset)] = self._seeks.get((partition, offset), 0) + 1
+    def rewinds(self, now: float) -> dict[Hashable, int]:
+        """The partitions to seek back at time `now` (seconds), and where to; each counts as one seek.
+
+        A hole sought less than `REWIND_INTERVAL_SECONDS` ago stays due for a later call.
+        """
+        due: dict[Hashable, int] = {}
+        for partition, offset in list(self._due.items()):
+            hole = (partition, offset)
+            last = self._last_seek.get(hole)
+            if last is not None and now - last < REWIND_INTERVAL_SECONDS:
+                continue
+            del self._due[partition]
+            self._seeks[hole] = self._seeks.get(hole, 0) + 1
+            self._last_seek[hole] = now
+            due[partition] = offset
         return due

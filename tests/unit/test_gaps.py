@@ -5,13 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.gaps import MAX_REWINDS, GapGuard
+from processors.gaps import MAX_REWINDS, REWIND_INTERVAL_SECONDS, GapGuard
 
 
 def test_contiguous_records_are_all_admitted_from_the_start_offset() -> None:
     guard = GapGuard()
     assert [guard.admit("p", 1, offset, start=5) for offset in range(5, 10)] == [True] * 5
-    assert guard.position("p", 1) == 10 and guard.rewinds() == {}
+    assert guard.position("p", 1) == 10 and guard.rewinds(0.0) == {}
 
 
 def test_a_record_past_a_hole_is_held_back_and_the_partition_rewound_to_the_hole() -> None:
@@ -19,15 +19,15 @@ def test_a_record_past_a_hole_is_held_back_and_the_partition_rewound_to_the_hole
     assert guard.admit("p", 1, 3, start=3)
     assert not guard.admit("p", 1, 7, start=3)  # 4, 5, 6 missing
     assert not guard.admit("p", 1, 8, start=3)
-    assert guard.rewinds() == {"p": 4}
-    assert guard.rewinds() == {}
+    assert guard.rewinds(0.0) == {"p": 4}
+    assert guard.rewinds(0.0) == {}
     assert [guard.admit("p", 1, offset, start=3) for offset in (4, 5, 6, 7, 8)] == [True] * 5
 
 
 def test_the_first_record_of_a_generation_is_checked_against_the_committed_offset() -> None:
     guard = GapGuard()
     assert not guard.admit("p", 2, 12, start=10)
-    assert guard.rewinds() == {"p": 10}
+    assert guard.rewinds(0.0) == {"p": 10}
     assert guard.admit("p", 2, 10, start=10)
 
 
@@ -49,11 +49,41 @@ def test_rereads_of_earlier_records_are_admitted() -> None:
 def test_a_hole_that_stays_is_accepted_after_max_rewinds_seeks() -> None:
     guard = GapGuard()
     guard.admit("p", 1, 0, start=0)
-    for _ in range(MAX_REWINDS):
+    for seek in range(MAX_REWINDS):
         assert not guard.admit("p", 1, 5, start=0)
-        assert guard.rewinds() == {"p": 1}
+        assert guard.rewinds(seek * REWIND_INTERVAL_SECONDS) == {"p": 1}
     assert guard.admit("p", 1, 5, start=0)
     assert guard.accepted == [("p", 1, 5)]
+
+
+def test_records_buffered_before_a_seek_do_not_use_up_the_seeks() -> None:
+    """A burst of held-back records asks for one seek per interval, not one per batch."""
+    guard = GapGuard()
+    guard.admit("p", 1, 0, start=0)
+    sought = []
+    for batch in range(3 * MAX_REWINDS):
+        assert not guard.admit("p", 1, 5 + batch, start=0)
+        sought.append(guard.rewinds(batch * 0.01))
+    assert sought[0] == {"p": 1} and all(due == {} for due in sought[1:])
+    assert not guard.admit("p", 1, 40, start=0)  # still held back: the re-read has not arrived yet
+    assert guard.rewinds(REWIND_INTERVAL_SECONDS) == {"p": 1}
+    assert [guard.admit("p", 1, offset, start=0) for offset in range(1, 6)] == [True] * 5
+    assert guard.accepted == []
+
+
+def test_a_filled_hole_starts_counting_afresh() -> None:
+    guard = GapGuard()
+    guard.admit("p", 1, 0, start=0)
+    for seek in range(MAX_REWINDS - 1):
+        guard.admit("p", 1, 3, start=0)
+        guard.rewinds(float(seek))
+    assert guard.admit("p", 1, 1, start=0) and guard.admit("p", 1, 2, start=0)
+    guard.admit("p", 1, 3, start=0)
+    guard.admit("p", 1, 4, start=0)
+    for seek in range(MAX_REWINDS - 1):  # a new hole at the same partition gets all its seeks
+        assert not guard.admit("p", 1, 9, start=0)
+        guard.rewinds(100.0 + seek)
+    assert guard.accepted == []
 
 
 @given(st.lists(st.integers(min_value=0, max_value=30), max_size=60))
@@ -66,4 +96,4 @@ def test_every_admitted_record_follows_the_previous_one_or_rereads(offsets: list
             given_up = {hole for _, first, present in guard.accepted for hole in range(first, present)}
             assert all(earlier in folded or earlier in given_up for earlier in range(offset))
             folded.add(offset)
-        guard.rewinds()
+        guard.rewinds(float(len(folded)))

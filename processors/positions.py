@@ -1,0 +1,50 @@
+"""Where each source partition starts reading in the current rebalance generation.
+
+After a rebalance Faust seeks the new assignment to its committed offsets (`perform_seek`), but
+its fetcher may already hand the agent records fetched before that seek finished, and until it
+finishes Faust does not know the committed offsets either (the gap guard then had no start and
+once pinned a wrong one). Besides, the client seeks only partitions whose committed offset is
+above 0; the others keep whatever position it had. So the processor wraps `perform_seek`: once it
+is done, partitions without a commit are sought to their earliest offset too, and the start of
+every source partition is known. Until then the agent folds nothing of that generation: it holds
+each record back unacked, to be read again from the position the seek sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+
+
+class StartOffsets:
+    """The start offset of each source partition, known once the generation is positioned."""
+
+    def __init__(self) -> None:
+        self._generation: int | None = None
+        self._starts: dict[Hashable, int] = {}
+
+    def settle(self, generation: int, starts: Mapping[Hashable, int]) -> None:
+        """Record that `generation`'s partitions are positioned at `starts`."""
+        self._generation, self._starts = generation, dict(starts)
+
+    def positioned(self, generation: int | None) -> bool:
+        """Whether records of `generation` may be folded: its partitions are positioned."""
+        return generation is not None and generation == self._generation
+
+    def start(self, partition: Hashable) -> int | None:
+        """Where `partition` started in the positioned generation (None: not one of its partitions)."""
+        return self._starts.get(partition)
+
+
+def starts_after_seek(partitions: Iterable[Hashable], committed: Mapping[Hashable, int | None],
+                      earliest: Mapping[Hashable, int]) -> dict[Hashable, int]:
+    """Each partition's start: its committed offset, or its earliest offset when nothing above 0 is committed.
+
+    `committed` is Faust's view, where None (or a missing key) stands for "nothing committed" and
+    for a commit at 0; `earliest` must hold every partition without a commit above 0.
+    """
+    return {tp: committed.get(tp) or earliest[tp] for tp in partitions}
+
+
+def unsought(partitions: Iterable[Hashable], committed: Mapping[Hashable, int | None]) -> list[Hashable]:
+    """The partitions the client did not seek: no committed offset above 0."""
+    return [tp for tp in partitions if not committed.get(tp)]
