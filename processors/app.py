@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.types import EventT
 
 from prefstream.dlq import dlq_headers
@@ -196,8 +197,8 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         sources = [tp for tp in consumer.assignment() if tp.topic in SOURCE_TOPICS]
         left = unsought(sources, committed)
         earliest = await consumer.earliest_offsets(*left) if left else {}
-        for tp in left:
-            await consumer.seek(tp, earliest[tp])
+        if left:
+            await consumer.seek_wait({tp: earliest[tp] for tp in left})
         if app.consumer_generation_id == generation:
             starts.settle(generation, starts_after_seek(sources, committed, earliest))
 
@@ -248,6 +249,15 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
             report_lag(batch)
             await rewind_gaps()
 
+    async def seek(tp: Any, offset: int) -> None:
+        """Seek one partition from the consumer's own thread (Faust's `seek` calls the client from
+        the agent's thread, racing its fetcher: a KeyError crashed the worker in a handover run).
+        A partition revoked meanwhile is skipped: its new owner reads from the committed offset."""
+        try:
+            await app.consumer.seek_wait({tp: offset})
+        except (KafkaError, TimeoutError) as error:
+            log.warning("no seek of %s[%d]: %s", tp.topic, tp.partition, type(error).__name__)
+
     async def rewind_gaps() -> None:
         due = guard.rewinds(time.monotonic())
         if app.rebalancing:  # a partition may be gone; its new owner starts from the committed offset
@@ -258,7 +268,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
                 continue
             log.warning("records missing before a record of %s[%d]; re-reading from offset %d", tp.topic, tp.partition, offset)
             metrics.GAPS_REWOUND.inc()
-            await app.consumer.seek(tp, offset)
+            await seek(tp, offset)
         for tp, first, present in guard.accepted:
             log.warning("offsets %d to %d of %s[%d] never arrived; taken as a real hole", first, present - 1, tp.topic, tp.partition)
         guard.accepted.clear()
@@ -299,7 +309,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
                         tp.topic, tp.partition, end - position, position)
             metrics.STALLED_PARTITIONS_RESUMED.inc()
             app.consumer.resume_partitions([tp])
-            await app.consumer.seek(tp, position)
+            await seek(tp, position)
 
     register_views(app, tables["profiles"], tables["identities"])
     return app

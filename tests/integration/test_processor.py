@@ -186,10 +186,6 @@ def test_erasure_emits_a_tombstone(kafka: Settings, worker_factory, unique: str)
     assert worker.get(f"/profiles/{customer}/")[0] == 404
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, issue 4 open: with the gap guard the restarted worker usually gives every offline profile, "
-    "but about one run in three still ends one of 300 profiles short (faust-streaming hands over records "
-    "past holes after a restart; see processors/gaps.py)"))
 def test_kill_9_mid_stream_then_restart_gives_the_offline_profiles(kafka: Settings, worker_factory, unique: str) -> None:
     sent, by_customer = history(unique, customers=300, per_customer=10, seed=2)
     worker = worker_factory()
@@ -204,9 +200,6 @@ def test_kill_9_mid_stream_then_restart_gives_the_offline_profiles(kafka: Settin
     assert_profiles_equal(wait_for_profiles(kafka, expected, timeout=180), expected)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, issue 4 open: after a handover under load a profile can still end one event short "
-    "(passed in three runs of four since the gap guard)"))
 def test_two_workers_split_partitions_and_one_takes_over_when_the_other_stops(kafka: Settings, worker_factory, unique: str) -> None:
     first, second = worker_factory("w1"), worker_factory("w2")
     first.wait_ready()
