@@ -36,10 +36,10 @@ from prefstream.topics import CUSTOMER_EVENTS, DLQ, EVENTS, IDENTITY_LINKS, PROF
 from processors import metrics, parking
 from processors.admission import MAX_FUTURE_SKEW
 from processors.durable_table import DurableTable
-from processors.gaps import GapGuard
-from processors.positions import StartOffsets, starts_after_seek, unsought
-from processors.outputs import Outputs, OutputsLost
 from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
+from processors.gaps import GapGuard
+from processors.outputs import Outputs, OutputsLost
+from processors.positions import StartOffsets, starts_after_seek, unsought
 from processors.redelivery import RedeliveryWindow
 from processors.routing import restricts_contact
 from processors.state_codec import decode_state, encode_state
@@ -196,8 +196,9 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         committed = consumer._committed_offset  # filled by the seek: None stands for 0
         sources = [tp for tp in consumer.assignment() if tp.topic in SOURCE_TOPICS]
         left = unsought(sources, committed)
-        earliest = await consumer.earliest_offsets(*left) if left else {}
+        earliest: dict[Any, int] = {}
         if left:
+            earliest = dict(await consumer.earliest_offsets(*left))
             await consumer.seek_wait({tp: earliest[tp] for tp in left})
         if app.consumer_generation_id == generation:
             starts.settle(generation, starts_after_seek(sources, committed, earliest))

@@ -6,8 +6,8 @@ after a seek. Faust then counts the hole as done and commits over it, and the ev
 never folded. On a topic with no gaps of its own (delete policy, no transactions) the processor
 therefore skips every record after a hole, without acking it (an acked record one past Faust's
 committed offset lets it commit over the hole), seeks the partition back to the first missing
-offset, and folds from there. Should the hole be real after all (a transactional producer's markers), it
-is accepted after `MAX_REWINDS` seeks, with a warning. Faust keeps handing over records it had
+offset, and folds from there. Should the hole be real after all (a transactional producer's
+markers), it is accepted after `MAX_REWINDS` seeks, with a warning. Faust keeps handing over records it had
 buffered before a seek, so one seek is not proof, and neither are many seeks in a row: seeks to one
 hole are spaced `REWIND_INTERVAL_SECONDS` apart (a burst of buffered records once used up every
 seek in a tenth of a second, and the hole was "accepted" before the re-read arrived). The compacted
@@ -31,8 +31,7 @@ class GapGuard:
     def __init__(self) -> None:
         self._next: dict[Hashable, tuple[int, int]] = {}
         self._due: dict[Hashable, int] = {}
-        self._seeks: dict[tuple[Hashable, int], int] = {}
-        self._last_seek: dict[tuple[Hashable, int], float] = {}
+        self._sought: dict[tuple[Hashable, int], tuple[int, float]] = {}  # hole -> (seeks, time of the last)
         self.accepted: list[tuple[Hashable, int, int]] = []  # (partition, first missing, next present)
 
     def admit(self, partition: Hashable, generation: int, offset: int, start: int | None) -> bool:
@@ -44,14 +43,13 @@ class GapGuard:
         known = self._next.get(partition)
         expected = known[1] if known is not None and known[0] == generation else start
         if expected is not None and offset > expected:
-            if self._seeks.get((partition, expected), 0) < MAX_REWINDS:
+            if self._sought.get((partition, expected), (0, 0.0))[0] < MAX_REWINDS:
                 self._next[partition] = (generation, expected)
                 self._due[partition] = expected
                 return False
             self.accepted.append((partition, expected, offset))
         if expected is not None and offset >= expected:  # the hole, if there was one, is behind us
-            self._seeks.pop((partition, expected), None)
-            self._last_seek.pop((partition, expected), None)
+            self._sought.pop((partition, expected), None)
         self._next[partition] = (generation, offset + 1)
         return True
 
@@ -68,11 +66,10 @@ class GapGuard:
         due: dict[Hashable, int] = {}
         for partition, offset in list(self._due.items()):
             hole = (partition, offset)
-            last = self._last_seek.get(hole)
+            seeks, last = self._sought.get(hole, (0, None))
             if last is not None and now - last < REWIND_INTERVAL_SECONDS:
                 continue
             del self._due[partition]
-            self._seeks[hole] = self._seeks.get(hole, 0) + 1
-            self._last_seek[hole] = now
+            self._sought[hole] = (seeks + 1, now)
             due[partition] = offset
         return due

@@ -25,8 +25,7 @@ from prefstream.simulate.driver import ACCEPTED, Driver, Endpoints
 from prefstream.simulate.traffic import Traffic
 from prefstream.topics import create_topics
 from tests.bench.bench_processor import folder_size_mb
-from tests.kafka_for_tests import free_block
-from tests.kafka_for_tests import kafka_broker
+from tests.kafka_for_tests import free_block, kafka_broker
 
 
 def peak_rss_mb(pid: int) -> float:

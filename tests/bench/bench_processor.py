@@ -205,15 +205,15 @@ class ProfileReader:
         self.consumer.assign([TopicPartition(PROFILES, p, o) for p, o in starts.items()])
         self.prefix = prefix.encode()
 
-    def read(self, timeout: float = 0.5) -> list[tuple[bytes, int, float]]:
-        """(key, CreateTime ms, arrival time) of the run's profile records read now."""
+    def read(self, timeout: float = 0.5) -> list[tuple[bytes, int]]:
+        """(key, CreateTime ms) of the run's profile records read now."""
         found = []
         for message in self.consumer.consume(1000, timeout=timeout):
             if message.error():
                 continue
             key = message.key()
             if key is not None and key.startswith(self.prefix):
-                found.append((key, message.timestamp()[1], time.time()))
+                found.append((key, message.timestamp()[1]))
         return found
 
     def arrivals(self, timeout: float) -> list[tuple[bytes, float]]:
@@ -367,8 +367,8 @@ def run_worker(settings: Settings, offsets: dict[str, dict[int, int]], prefix: s
         cpu_first = wall_first = 0.0
         while len(stamps) < count and time.monotonic() < deadline:
             found = reader.read()
-            stamps += [created for _, created, _ in found]
-            keys.update(key for key, _, _ in found)
+            stamps += [created for _, created in found]
+            keys.update(key for key, _ in found)
             worker.check()
             if found and not wall_first:
                 cpu_first, wall_first = worker.cpu_seconds(), time.monotonic()
