@@ -17,6 +17,7 @@ from prefstream.broker import BrokerError, LocalBroker, ensure_jars, kafka_versi
 from prefstream.run import AlreadyRunning, run_pipeline
 from prefstream.settings import ConfigError, Settings, load_settings
 from prefstream.topics import KafkaUnreachable, admin_client, create_topics, describe_topics, topic_specs
+from processors.fetching import DEFAULT_FETCH_WAIT_MS
 
 EXIT_PROBLEM, EXIT_SETUP, EXIT_UNREACHABLE = 1, 3, 4
 
@@ -106,6 +107,8 @@ def process(
     data_dir: Path = typer.Option(None, help="RocksDB state folder (default: <home>/processor-<web-port>)."),
     standbys: int = typer.Option(0, envvar="PREFSTREAM_STANDBYS", help="Standby replicas of every table."),
     app_id: str = typer.Option("prefstream-processor", envvar="PREFSTREAM_APP_ID", help="Faust app id (consumer group)."),
+    fetch_wait_ms: int = typer.Option(DEFAULT_FETCH_WAIT_MS, envvar="PREFSTREAM_FETCH_WAIT_MS", min=1,
+                                      help="Longest wait of a fetch at the broker: bounds the latency an idle partition adds."),
     log_level: str = typer.Option("warn", help="crit | error | warn | info | debug"),
 ) -> None:
     """Run one stream-processor worker: fold events into per-customer tables, emit profiles."""
@@ -115,7 +118,8 @@ def process(
 
     settings = load_settings()
     create_topics(settings, topic_specs(settings) + changelog_specs(settings, app_id))
-    config = ProcessorConfig(app_id=app_id, web_port=web_port, data_dir=data_dir, standby_replicas=standbys)
+    config = ProcessorConfig(app_id=app_id, web_port=web_port, data_dir=data_dir, standby_replicas=standbys,
+                             fetch_wait_ms=fetch_wait_ms)
     worker = faust.Worker(create_app(settings, config), loglevel=log_level, quiet=True)
     # Without a spinner Faust keeps the root logger at `log_level`; with one it sets it to DEBUG
     # and every aiokafka/Faust debug call builds a record (9 % of the worker's CPU, measured).

@@ -42,3 +42,16 @@ def admit_for_fold(value: bytes | None, timestamp_ms: int) -> dict[str, Any] | N
         if event is not None and plainly_valid(event, timestamp_ms + _SKEW_MS):
             return event
     return admit(value, timestamp_ms)
+
+
+def rejection(value: bytes | None, timestamp_ms: int) -> tuple[str, str]:
+    """Why the processor does not fold a record `admit` rejects: (reason, detail) for its dead letter."""
+    if value is None:
+        return "NoValue", "the record has no value (a tombstone is not an event)"
+    try:
+        event = decode_event(value)
+    except CodecError as error:
+        return type(error).__name__, str(error)
+    recorded = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    problems = validate_event(event, now=recorded, max_future_skew=MAX_FUTURE_SKEW)
+    return "invalid", "; ".join(f"{p.path}: {p.message}" for p in problems)

@@ -1,6 +1,6 @@
 """The Faust app around the pure fold: events in, per-customer state in RocksDB, profiles out.
 
-One agent consumes three co-partitioned topics (same partition count, same murmur2 partitioner),
+One fold consumes three co-partitioned topics (same partition count, same murmur2 partitioner),
 so every table write lands on the partition that owns its key and no two steps interleave:
 
 - `preference-events` (keyed by subject): decode, validate (DLQ on failure); a customer-id subject
@@ -10,14 +10,16 @@ so every table write lands on the partition that owns its key and no two steps i
 - `prefstream-identity-links` (keyed by identifier): which customer claims an identifier (null:
   none any more); updates `identities` and releases the identifier's parked events.
 
-The agent takes the records in batches (`take_events`): it folds each record in order, sends
-every output through one confluent-kafka producer (`processors.outputs`), waits until the broker
-acknowledged all of them, and only then lets Faust ack the batch. Folding goes through
-`processors.fold` only; this module does the I/O around it.
+The records come in batches straight from Faust's fetch loop (`processors.intake`); each record
+is folded in order and every output sent through one confluent-kafka producer
+(`processors.outputs`). A second task acks a batch's records once the broker acknowledged all of
+its outputs, while the next batch is folded. Folding goes through `processors.fold` only; this
+module does the I/O around it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -28,33 +30,31 @@ from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
-from faust.types import EventT
 
 from prefstream.dlq import dlq_headers
 from prefstream.settings import Settings
 from prefstream.topics import CUSTOMER_EVENTS, DLQ, EVENTS, IDENTITY_LINKS, PROFILES, TopicSpec
 from processors import metrics, parking
-from processors.admission import MAX_FUTURE_SKEW
+from processors.admission import admit_for_fold, rejection
 from processors.durable_table import DurableTable
+from processors.fetching import DEFAULT_FETCH_WAIT_MS, cap_fetch_wait
 from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
 from processors.gaps import GapGuard
-from processors.outputs import Outputs, OutputsLost
+from processors.intake import drain_in_batches
+from processors.outputs import Delivery, Outputs, OutputsLost
 from processors.positions import StartOffsets, starts_after_seek, unsought
 from processors.redelivery import RedeliveryWindow
 from processors.routing import restricts_contact
 from processors.state_codec import decode_state, encode_state
 from processors.views import register_views
-from schemas.codec import CodecError, decode_event
 from schemas.subjects import is_customer_id
-from schemas.validation import validate_event
 
 APP_ID = "prefstream-processor"
 SOURCE_TOPICS = (EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS)
 STALL_CHECK_SECONDS = 5.0
 STALL_IDLE_SECONDS = 5.0
 TABLES = ("profiles", "identities", "parked")
-BATCH_MAX = 1000  # source records folded between two output flushes
-BATCH_WITHIN_SECONDS = 0.005  # how long a batch waits to fill: the latency it may add
+BATCH_MAX = 1000  # source records folded, at most, before their outputs are sealed as one delivery
 EXIT_OUTPUTS_LOST = 75  # EX_TEMPFAIL: restart the worker; it re-reads from the last commit
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class ProcessorConfig:
     data_dir: Path | None = None
     standby_replicas: int = 0
     block_cache_bytes: int = 64 * 1024 * 1024
+    fetch_wait_ms: int = DEFAULT_FETCH_WAIT_MS
 
 
 def changelog_specs(settings: Settings, app_id: str) -> list[TopicSpec]:
@@ -80,7 +81,7 @@ def changelog_specs(settings: Settings, app_id: str) -> list[TopicSpec]:
 
 
 def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
-    """Build the Faust app: topics, tables, the fold agent and the query views."""
+    """Build the Faust app: topics, tables, the batch fold and the query views."""
     app = faust.App(
         config.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
@@ -115,7 +116,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         outputs.send(DLQ, message.key, message.value, headers=headers)
 
     def fold_into(customer: str, event: dict[str, Any], partition: int, redelivery: bool) -> None:
-        raw = profiles.get(customer)
+        raw = profiles.get(customer, partition)
         before = decode_state(raw) if raw is not None else empty_state(customer)
         after = apply(before, event)
         if after != before:
@@ -144,7 +145,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
             identity.delete(identifier, partition)
             return
         identity.set(identifier, customer, partition)
-        waiting = parked.get(identifier)
+        waiting = parked.get(identifier, partition)
         if waiting is not None:
             for record in parking.unpack(waiting):
                 metrics.PARKED_RELEASED.inc()
@@ -152,15 +153,10 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
             parked.delete(identifier, partition)
 
     def on_event(message: Any, redelivery: bool) -> None:
-        try:
-            event = decode_event(message.value)
-        except CodecError as error:
-            reject(message, type(error).__name__, str(error))
-            return
-        recorded = datetime.fromtimestamp(message.timestamp, UTC)
-        problems = validate_event(event, now=recorded, max_future_skew=MAX_FUTURE_SKEW)
-        if problems:
-            reject(message, "invalid", "; ".join(f"{p.path}: {p.message}" for p in problems))
+        timestamp_ms = round(message.timestamp * 1000)  # Faust gives seconds; Kafka stores ms
+        event = admit_for_fold(message.value, timestamp_ms)
+        if event is None:
+            reject(message, *rejection(message.value, timestamp_ms))
             return
         partition = message.partition
         if message.topic == CUSTOMER_EVENTS:
@@ -172,20 +168,21 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
             return
         if restricts_contact(event):
             fold_into(subject, event, partition, redelivery)  # the bare identifier is suppressed at once
-        customer = identity.get(subject)
+        customer = identity.get(subject, partition)
         if customer is not None:
             outputs.send(CUSTOMER_EVENTS, customer, message.value)
             return
         metrics.IDENTIFIERS_PARKED.inc()
-        parked.set(subject, parking.add(parked.get(subject), message.value), partition)
+        parked.set(subject, parking.add(parked.get(subject, partition), message.value), partition)
 
     # The end offset cached from the fetch that brought the record: never a call into the
-    # consumer thread, which may itself be waiting for this agent to drain its buffer.
+    # consumer thread, which may itself be waiting for the fold to drain its buffer.
     window = RedeliveryWindow(app.consumer.highwater)
 
     guard = GapGuard()
     starts = StartOffsets()
     last_folded = [time.monotonic()]
+    cap_fetch_wait(app, config.fetch_wait_ms)
     seek_to_committed = app.consumer.perform_seek
 
     async def perform_seek() -> None:
@@ -205,14 +202,13 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
 
     app.consumer.perform_seek = perform_seek  # type: ignore[method-assign]
 
-    def process(message: Any) -> None:
+    def process(message: Any) -> bool:
+        """Fold one source record; False when it is held back, never to be acked: Faust would count
+        what lies before it as done and commit over it (it commits up to an acked offset one past its
+        committed one). The record is read again after the seek; that copy is acked as usual."""
         if not (starts.positioned(message.generation_id)
                 and guard.admit(message.tp, message.generation_id, message.offset, starts.start(message.tp))):
-            # Held back and never acked: Faust would count what lies before it as done and commit
-            # over it (it commits up to an acked offset one past its committed one). The record
-            # is read again after the seek; that copy is a new message, acked as usual.
-            message.incref()
-            return
+            return False
         redelivery = window.contains(message.tp, message.generation_id, message.offset)
         began = time.perf_counter()
         if message.topic == IDENTITY_LINKS:
@@ -220,10 +216,11 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         else:
             on_event(message, redelivery)
         metrics.FOLD_SECONDS.observe(time.perf_counter() - began)
+        return True
 
     def report_lag(batch: list[Any]) -> None:
         lag: dict[str, int] = {}
-        for tp in {event.message.tp for event in batch}:
+        for tp in {message.tp for message in batch}:
             end = app.consumer.highwater(tp)
             if end is not None:
                 position = guard.position(tp, app.consumer_generation_id)
@@ -232,27 +229,42 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         for topic, records in lag.items():
             metrics.CONSUMER_LAG.labels(topic).set(records)
 
-    @app.agent(source, concurrency=1)
-    async def fold_events(stream: faust.StreamT) -> None:
-        batch: list[EventT]
-        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
-            last_folded[0] = time.monotonic()
-            for event in batch:
-                stream._set_current_event(event)  # the RocksDB store picks its partition database by it
-                process(event.message)
-            stream._set_current_event(None)
+    delivering: asyncio.Queue[tuple[list[Any], Delivery]] = asyncio.Queue()
+
+    async def fold_batch(batch: list[Any]) -> None:
+        """Fold a fetched batch of source records, then queue it to be acked once its outputs are delivered."""
+        last_folded[0] = time.monotonic()
+        generation = app.consumer_generation_id
+        if not app.flow_control.is_active():
+            return  # a rebalance began: the partitions' owners read these records from the committed offsets
+        folded = [message for message in batch if message.generation_id == generation and process(message)]
+        delivering.put_nowait((folded, outputs.seal()))
+        report_lag(batch)
+        await rewind_gaps()
+
+    drain_in_batches(app, SOURCE_TOPICS, fold_batch, BATCH_MAX)
+    app.topics.add(source)  # subscribed by the conductor; its records take the batch path above
+
+    @app.task
+    async def ack_when_delivered() -> None:
+        """Ack each batch's records, in order, once the broker acknowledged all of its outputs."""
+        while True:
+            messages, delivery = await delivering.get()
             try:
-                await outputs.flush()  # every output durable before take_events acks the batch
+                await delivery.wait()
             except OutputsLost as lost:
-                # Raising would let take_events ack (and Faust commit) the batch on the way out.
                 log.critical("%s; exiting without committing the batch's offsets", lost)
                 os._exit(EXIT_OUTPUTS_LOST)
-            report_lag(batch)
-            await rewind_gaps()
+            for message in messages:
+                app.consumer.ack(message)
+
+    @app.on_before_shutdown.connect
+    async def close_outputs(_app: faust.App, **_kwargs: Any) -> None:
+        outputs.close()
 
     async def seek(tp: Any, offset: int) -> None:
         """Seek one partition from the consumer's own thread (Faust's `seek` calls the client from
-        the agent's thread, racing its fetcher: a KeyError crashed the worker in a handover run).
+        the event loop's thread, racing its fetcher: a KeyError crashed the worker in a handover run).
         A partition revoked meanwhile is skipped: its new owner reads from the committed offset."""
         try:
             await app.consumer.seek_wait({tp: offset})

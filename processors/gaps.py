@@ -1,6 +1,6 @@
 """Records must reach the fold in offset order with none missing: a gap is rewound, not skipped.
 
-faust-streaming can hand the agent a record past a hole: a record prefetched before a seek to the
+faust-streaming can hand the fold a record past a hole: a record prefetched before a seek to the
 committed offset (faust-streaming issue 221), or records its consumer drops as "already read"
 after a seek. Faust then counts the hole as done and commits over it, and the events in it are
 never folded. On a topic with no gaps of its own (delete policy, no transactions) the processor

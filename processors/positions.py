@@ -1,12 +1,12 @@
 """Where each source partition starts reading in the current rebalance generation.
 
 After a rebalance Faust seeks the new assignment to its committed offsets (`perform_seek`), but
-its fetcher may already hand the agent records fetched before that seek finished, and until it
+its fetcher may already hand the fold records fetched before that seek finished, and until it
 finishes Faust does not know the committed offsets either (the gap guard then had no start and
 once pinned a wrong one). Besides, the client seeks only partitions whose committed offset is
 above 0; the others keep whatever position it had. So the processor wraps `perform_seek`: once it
 is done, partitions without a commit are sought to their earliest offset too, and the start of
-every source partition is known. Until then the agent folds nothing of that generation: it holds
+every source partition is known. Until then the fold takes nothing of that generation: it holds
 each record back unacked, to be read again from the position the seek sets.
 """
 

@@ -10,7 +10,7 @@ from fastavro.logical_readers import LOGICAL_READERS
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from processors.admission import admit, admit_for_fold
+from processors.admission import admit, admit_for_fold, rejection
 from processors.fold import apply, empty_state, millis
 from processors.replay import Rebuild, profile_keys
 from schemas.codec import EVENTS, decode_event, encode_event
@@ -163,3 +163,23 @@ def test_rebuild_gives_the_states_and_rejections_of_the_validating_replay(log: l
         rebuild.add("events", key, value, recorded_ms)
     states, rejected = validating_replay(log)
     assert rebuild.states == states and rebuild.rejected == rejected and rebuild.records == len(log)
+
+
+REASONS = {"NoValue", "BadMarkerError", "UnknownFingerprintError", "CorruptRecordError", "invalid"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(records, st.sampled_from([RECORDED_MS, RECORDED_MS + 60_000, -5, 5_000_000_000_000]))
+def test_every_record_admission_refuses_gets_a_reason_for_its_dead_letter(value: bytes | None, recorded_ms: int) -> None:
+    assume(admit(value, recorded_ms) is None)
+    reason, detail = rejection(value, recorded_ms)
+    assert reason in REASONS and detail
+
+
+def test_the_reasons_name_what_is_wrong() -> None:
+    future = encode_event(f.event("cust-1", [f.consent("EMAIL", "OPTED_IN")], f.at(days=30)))
+    assert rejection(None, RECORDED_MS)[0] == "NoValue"
+    assert rejection(b"not avro", RECORDED_MS)[0] == "BadMarkerError"
+    assert rejection(b"\xc3\x01" + bytes(8) + b"\x00", RECORDED_MS)[0] == "UnknownFingerprintError"
+    reason, detail = rejection(future, RECORDED_MS)
+    assert reason == "invalid" and "occurred_at" in detail
