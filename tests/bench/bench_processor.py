@@ -12,7 +12,7 @@ cluster's older data is neither read nor counted.
   customers (customer-id subjects, so no identity resolution), produced to `preference-events`
   before anything consumes them.
 - Plain loop (the ceiling), in a child process: confluent-kafka consume, then what the worker
-  does per record (decode + validate, state bytes -> State, fold, State -> bytes into a dict,
+  does per record (admission as the worker admits: `admit_for_fold`; state bytes -> State, fold, State -> bytes into a dict,
   `profile_bytes`), produce to a scratch topic, commit every 1,000 records or second.
   events/s is counted from its first to its last produce.
 - Worker: `python -m prefstream process` under a fresh app id (its group's offsets committed at
@@ -127,7 +127,7 @@ def percentile(values: list[float], q: int) -> float:
 # The plain loop, in a child process.
 
 def _plain_loop(settings: Settings, starts: dict[int, int], prefix: str, count: int, scratch: str, out: Any) -> None:
-    from processors.admission import admit
+    from processors.admission import admit_for_fold
     from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
     from processors.state_codec import decode_state, encode_state
     from schemas.subjects import is_customer_id
@@ -146,7 +146,7 @@ def _plain_loop(settings: Settings, starts: dict[int, int], prefix: str, count: 
             if message.error():
                 continue
             key = message.key()
-            event = admit(message.value(), message.timestamp()[1])
+            event = admit_for_fold(message.value(), message.timestamp()[1])  # as the worker admits
             if event is None or not is_customer_id(event["subject"]):
                 continue
             customer = event["subject"]
@@ -216,8 +216,9 @@ class ProfileReader:
                 found.append((key, message.timestamp()[1]))
         return found
 
-    def arrivals(self, timeout: float) -> list[tuple[bytes, float]]:
-        """(key, arrival time) of the run's profile records, each stamped the moment poll returns it.
+    def arrivals(self, timeout: float) -> list[tuple[bytes, float, float]]:
+        """(key, arrival time, CreateTime) of the run's profile records, each stamped the moment poll
+        returns it; CreateTime (seconds) is when the worker's producer took the profile.
 
         Not `consume(n, timeout)`: that waits for n records or the whole timeout, which would add
         up to `timeout` of the reader's own waiting to every latency.
@@ -227,7 +228,7 @@ class ProfileReader:
         while message is not None:
             key = message.key()
             if not message.error() and key is not None and key.startswith(self.prefix):
-                found.append((key, time.time()))
+                found.append((key, time.time(), message.timestamp()[1] / 1000))
             message = self.consumer.poll(0)
         return found
 
@@ -332,22 +333,25 @@ def steady_latency(settings: Settings, reader: ProfileReader, worker: WorkerProc
 
     thread = threading.Thread(target=pace, daemon=True)
     thread.start()
-    arrivals: dict[bytes, float] = {}
+    arrivals: dict[bytes, tuple[float, float]] = {}
     mine = prefix.encode()
     deadline = time.monotonic() + seconds + 60
     while len(arrivals) < count and time.monotonic() < deadline:
-        for key, arrived in reader.arrivals(0.1):
+        for key, arrived, created in reader.arrivals(0.1):
             if key.startswith(mine):  # not a late duplicate of the backlog's profiles
-                arrivals.setdefault(key, arrived)
+                arrivals.setdefault(key, (arrived, created))
         worker.check()
     thread.join(30)
-    values = sorted(arrived - acked[key] for key, arrived in arrivals.items() if key in acked)
+    values = sorted(arrived - acked[key] for key, (arrived, _) in arrivals.items() if key in acked)
     if not values:
         raise RuntimeError(f"no profile arrived during the latency run: {worker.tail()}")
+    in_worker = sorted(created - acked[key] for key, (_, created) in arrivals.items() if key in acked)
     return {"rate_per_s": rate, "seconds": seconds, "events": count, "received": len(values),
             "produced_rate_per_s": round(count / max(1e-9, spent[0])),
             "p50_ms": round(percentile(values, 50) * 1000, 1), "p95_ms": round(percentile(values, 95) * 1000, 1),
-            "p99_ms": round(percentile(values, 99) * 1000, 1), "max_ms": round(values[-1] * 1000, 1)}
+            "p99_ms": round(percentile(values, 99) * 1000, 1), "max_ms": round(values[-1] * 1000, 1),
+            "to_produced_p50_ms": round(percentile(in_worker, 50) * 1000, 1),
+            "to_produced_p99_ms": round(percentile(in_worker, 99) * 1000, 1)}
 
 
 def run_worker(settings: Settings, offsets: dict[str, dict[int, int]], prefix: str, count: int, app_id: str,
@@ -472,6 +476,8 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---:|",
         f"| event acked by Kafka to its profile read from `customer-profiles` | {latency['p50_ms']} | {latency['p95_ms']} | {latency['p99_ms']} "
         f"| {latency['max_ms']} | {latency['received']:,}/{latency['events']:,} |",
+        f"| event acked by Kafka to its profile produced by the worker (its CreateTime) | {latency['to_produced_p50_ms']} | "
+        f"| {latency['to_produced_p99_ms']} | | |",
         "",
         "goals: " + ", ".join(f"{name} {'met' if met else 'NOT met'}" for name, met in result["goals"].items())
         + f"; worker start-up {worker['startup_s']} s, CPU {worker['cpu_us_per_event']} us/event "
