@@ -8,6 +8,7 @@ variables that point prefstream at it are restored afterwards.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -18,18 +19,28 @@ from prefstream.broker import LocalBroker
 from prefstream.settings import Settings, load_settings
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+LOWEST_SERVER_PORT = 20000
+
+
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands to outgoing connections (Linux default 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_block(size: int = 8) -> int:
-    """The first of `size` consecutive free loopback ports."""
-    for base in range(31000 + os.getpid() % 500 * 40, 64000, 40):
+    """The first of `size` consecutive loopback ports nothing listens on, below the ephemeral range.
+
+    Below it, no outgoing connection (a Kafka client of another stage, say) can take one of them
+    between this probe and the server's bind: that made a stage fail to start in a CI run.
+    """
+    slots = range(LOWEST_SERVER_PORT, _ephemeral_floor() - size, size)
+    first = random.randrange(len(slots))
+    for base in (slots[(first + step) % len(slots)] for step in range(len(slots))):
+        probes: list[socket.socket] = []
         try:
-            probes = []
             for port in range(base, base + size):
                 probe = socket.socket()
                 probes.append(probe)
@@ -41,6 +52,11 @@ def free_block(size: int = 8) -> int:
             for probe in probes:
                 probe.close()
     raise RuntimeError("no free port block")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now, below the ephemeral range."""
+    return free_block(1)
 
 
 @contextmanager

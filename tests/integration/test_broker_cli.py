@@ -119,6 +119,12 @@ def test_topics_commands_create_then_describe(kafka: Settings) -> None:
     assert "preference-events" in described.stdout and "retention.ms=-1" in described.stdout
 
 
+def stage_logs(home: Path) -> str:
+    """The tail of every stage's log under a run's home: what a failed start printed."""
+    return "".join(f"\n--- {log.name}\n" + "".join(log.read_text(errors="replace").splitlines(keepends=True)[-40:])
+                   for log in sorted((home / "logs").glob("*.log")))
+
+
 def test_a_second_run_says_so_and_leaves_the_first_running(kafka: Settings, tmp_path: Path) -> None:
     env = {**os.environ, "PREFSTREAM_HOME": str(tmp_path), "KAFKA_BOOTSTRAP": kafka.bootstrap_servers,
            "PREFSTREAM_RUN_BASE_PORT": str(free_block()), "CI": "true"}
@@ -130,7 +136,7 @@ def test_a_second_run_says_so_and_leaves_the_first_running(kafka: Settings, tmp_
     try:
         deadline = time.monotonic() + 180
         while not any("every stage ready" in line for line in lines):
-            assert first.poll() is None and time.monotonic() < deadline, "".join(lines)
+            assert first.poll() is None and time.monotonic() < deadline, "".join(lines) + stage_logs(tmp_path)
             time.sleep(0.5)
         second = prefstream("run", env={"PREFSTREAM_HOME": str(tmp_path), "KAFKA_BOOTSTRAP": kafka.bootstrap_servers})
         assert_one_line_error(second, 3, f"already running (pid {first.pid})")
