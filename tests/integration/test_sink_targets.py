@@ -45,13 +45,22 @@ def expected_documents(config: SinkConfig, latest: dict[str, bytes | None]) -> d
 
 
 def sql_rows(dsn: str, table: str) -> dict[str, tuple[int, Any]]:
-    """Every row of a SQL target's table: customer id -> (version, profile)."""
+    """Every row of a SQL target's table: customer id -> (version, profile); none before the sink created it."""
+    query = f"SELECT customer_id, version, profile FROM {table}"
     if dsn.startswith("sqlite:///"):
         with sqlite3.connect(dsn.removeprefix("sqlite:///")) as connection:
-            found = connection.execute(f"SELECT customer_id, version, profile FROM {table}").fetchall()
+            try:
+                found = connection.execute(query).fetchall()
+            except sqlite3.OperationalError as error:
+                if "no such table" not in str(error):
+                    raise
+                return {}
         return {c: (v, json.loads(p)) for c, v, p in found}
     with psycopg.connect(dsn) as connection:
-        found = connection.execute(f"SELECT customer_id, version, profile FROM {table}").fetchall()
+        try:
+            found = connection.execute(query).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return {}
     return {c: (v, p) for c, v, p in found}
 
 
