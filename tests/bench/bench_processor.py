@@ -26,6 +26,9 @@ cluster's older data is neither read nor counted.
   every millisecond). Until 2026-11-23 this measured from the *profile's* CreateTime and read in
   batches that wait out their 0.1 s timeout: it reported 0-100 ms of its own waiting (p50 ~54,
   p99 ~105 ms) and left out the processing.
+- The plain loop's latency, after the worker stopped: the same paced run and the same measure, with
+  the plain loop polling one record at a time (fetch wait capped as the worker's) and its
+  profiles read from its scratch topic: what the broker and this machine allow.
 - Memory: the worker's peak RSS (VmHWM, read before it stops), the plain loop's (getrusage),
   and the worker's RocksDB folder on disk after it stopped.
 """
@@ -46,6 +49,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +60,7 @@ from prefstream.kafka_config import consumer_config, producer_config, quiet_logg
 from prefstream.settings import Settings
 from prefstream.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, PROFILES, TopicSpec, admin_client, create_topics, topic_specs
 from processors.app import changelog_specs
+from processors.fetching import DEFAULT_FETCH_WAIT_MS
 from schemas.codec import encode_event
 from tests import factories as f
 from tests.kafka_for_tests import free_port, kafka_broker
@@ -126,18 +131,49 @@ def percentile(values: list[float], q: int) -> float:
 
 # The plain loop, in a child process.
 
-def _plain_loop(settings: Settings, starts: dict[int, int], prefix: str, count: int, scratch: str, out: Any) -> None:
-    from processors.admission import admit_for_fold
-    from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
-    from processors.state_codec import decode_state, encode_state
-    from schemas.subjects import is_customer_id
+class PlainFold:
+    """What the worker does per record, and nothing else: admit, fold into a dict, produce the profile."""
 
+    def __init__(self, settings: Settings, scratch: str) -> None:
+        self.producer = Producer(producer_config(settings, logger=quiet_logger()))
+        self.scratch = scratch
+        self.states: dict[str, bytes] = {}
+        self.links = 0
+
+    def handle(self, message: Any) -> bool:
+        """Fold one consumed record; True when it changed a profile (which is then produced)."""
+        from processors.admission import admit_for_fold
+        from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
+        from processors.state_codec import decode_state, encode_state
+        from schemas.subjects import is_customer_id
+
+        event = admit_for_fold(message.value(), message.timestamp()[1])  # as the worker admits
+        if event is None or not is_customer_id(event["subject"]):
+            return False
+        customer = event["subject"]
+        raw = self.states.get(customer)
+        before = decode_state(raw) if raw is not None else empty_state(customer)
+        after = apply(before, event)
+        if after == before:
+            return False
+        self.states[customer] = encode_state(after)
+        value = None if is_erased(after) else profile_bytes(after, profile_time(after))
+        while True:
+            try:
+                self.producer.produce(self.scratch, value, customer.encode())
+                break
+            except BufferError:
+                self.producer.poll(0.05)
+        self.links += len(set(identities(after)) ^ set(identities(before)))
+        return True
+
+
+def _plain_loop(settings: Settings, starts: dict[int, int], prefix: str, count: int, scratch: str, out: Any) -> None:
     consumer = Consumer(consumer_config(settings, f"bench-plain-{prefix}", logger=quiet_logger()))
     consumer.assign([TopicPartition(EVENTS, p, o) for p, o in starts.items()])
-    producer = Producer(producer_config(settings, logger=quiet_logger()))
-    states: dict[str, bytes] = {}
+    fold = PlainFold(settings, scratch)
     prefix_bytes = prefix.encode()
-    seen = links = 0
+    seen = 0
     first = last = 0.0
     last_commit, since_commit = time.monotonic(), 0
     deadline = time.monotonic() + max(120.0, count / 500)
@@ -145,37 +181,43 @@ def _plain_loop(settings: Settings, starts: dict[int, int], prefix: str, count: 
         for message in consumer.consume(1000, timeout=1.0):
             if message.error():
                 continue
-            key = message.key()
-            event = admit_for_fold(message.value(), message.timestamp()[1])  # as the worker admits
-            if event is None or not is_customer_id(event["subject"]):
-                continue
-            customer = event["subject"]
-            raw = states.get(customer)
-            before = decode_state(raw) if raw is not None else empty_state(customer)
-            after = apply(before, event)
-            if after != before:
-                states[customer] = encode_state(after)
-                value = None if is_erased(after) else profile_bytes(after, profile_time(after))
-                while True:
-                    try:
-                        producer.produce(scratch, value, customer.encode())
-                        break
-                    except BufferError:
-                        producer.poll(0.05)
-                links += len(set(identities(after)) ^ set(identities(before)))
+            if fold.handle(message):
                 last = time.time()
                 first = first or last
+            key = message.key()
             if key is not None and key.startswith(prefix_bytes):
                 seen += 1
             since_commit += 1
-        producer.poll(0)
+        fold.producer.poll(0)
         if since_commit >= 1000 or time.monotonic() - last_commit >= 1.0:
             consumer.commit(asynchronous=True)
             last_commit, since_commit = time.monotonic(), 0
-    producer.flush(60)
+    fold.producer.flush(60)
     consumer.close()
     out.put({"events": seen, "events_per_s": round((seen - 1) / max(1e-9, last - first)) if seen > 1 else 0,
-             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "links": links})
+             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "links": fold.links})
+
+
+def _plain_follow(settings: Settings, starts: dict[int, int], scratch: str, stop: Any) -> None:
+    """The plain loop tuned for latency, until `stop` is set: each record folded as soon as polled,
+    fetches waiting at most as long as the worker's (DEFAULT_FETCH_WAIT_MS)."""
+    consumer = Consumer(consumer_config(settings, f"bench-follow-{uuid.uuid4().hex[:6]}", logger=quiet_logger(),
+                                        **{"fetch.wait.max.ms": DEFAULT_FETCH_WAIT_MS}))
+    consumer.assign([TopicPartition(EVENTS, p, o) for p, o in starts.items()])
+    fold = PlainFold(settings, scratch)
+    last_commit = time.monotonic()
+    while not stop.is_set():
+        message = consumer.poll(0.1)
+        while message is not None:
+            if not message.error():
+                fold.handle(message)
+            message = consumer.poll(0)
+        fold.producer.poll(0)
+        if time.monotonic() - last_commit >= 1.0:
+            consumer.commit(asynchronous=True)
+            last_commit = time.monotonic()
+    fold.producer.flush(30)
+    consumer.close()
 
 
 def run_plain(settings: Settings, starts: dict[int, int], prefix: str, count: int, scratch: str) -> dict[str, Any]:
@@ -195,14 +237,38 @@ def run_plain(settings: Settings, starts: dict[int, int], prefix: str, count: in
     return result
 
 
+def plain_latency(settings: Settings, scratch: str, prefix: str, rate: int, seconds: float) -> dict[str, Any]:
+    """The plain loop's latency at `rate`/s, measured exactly as the worker's (`steady_latency`)."""
+    offsets = end_offsets(settings, [EVENTS, scratch])
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    child = context.Process(target=_plain_follow, args=(settings, offsets[EVENTS], scratch, stop))
+    child.start()
+    reader = ProfileReader(settings, offsets[scratch], prefix, topic=scratch)
+
+    def check() -> None:
+        if not child.is_alive():
+            raise RuntimeError(f"the plain loop exited ({child.exitcode})")
+
+    try:
+        return steady_latency(settings, reader, check, prefix, rate, seconds, scratch)
+    finally:
+        stop.set()
+        child.join(30)
+        if child.is_alive():
+            child.kill()
+            child.join()
+        reader.close()
+
+
 # The worker.
 
 class ProfileReader:
-    """Reads customer-profiles from the pre-run end offsets; keeps the run's records by key prefix."""
+    """Reads a profile topic from the pre-run end offsets; keeps the run's records by key prefix."""
 
-    def __init__(self, settings: Settings, starts: dict[int, int], prefix: str) -> None:
+    def __init__(self, settings: Settings, starts: dict[int, int], prefix: str, topic: str = PROFILES) -> None:
         self.consumer = Consumer(consumer_config(settings, f"bench-reader-{prefix}", logger=quiet_logger()))
-        self.consumer.assign([TopicPartition(PROFILES, p, o) for p, o in starts.items()])
+        self.consumer.assign([TopicPartition(topic, p, o) for p, o in starts.items()])
         self.prefix = prefix.encode()
 
     def read(self, timeout: float = 0.5) -> list[tuple[bytes, int]]:
@@ -306,9 +372,10 @@ def stop_py_spy(recorder: subprocess.Popen[bytes] | None, seconds: float) -> Non
         recorder.wait()
 
 
-def steady_latency(settings: Settings, reader: ProfileReader, worker: WorkerProcess, prefix: str, rate: int,
-                   seconds: float) -> dict[str, Any]:
-    """Produce one event per fresh customer at `rate`/s; latency from its broker ack to its profile's arrival."""
+def steady_latency(settings: Settings, reader: ProfileReader, check: Callable[[], None], prefix: str, rate: int,
+                   seconds: float, warm_up_topic: str) -> dict[str, Any]:
+    """Produce one event per fresh customer at `rate`/s; latency from its broker ack to its profile's
+    arrival. `check` raises if the folding process died; `warm_up_topic` takes one record first."""
     count = int(rate * seconds)
     start = datetime.now(UTC) - timedelta(hours=1)
     records = [(f"{prefix}{i}".encode(), encode_event(f.event(f"{prefix}{i}", [f.consent("EMAIL", "OPTED_IN")], start,
@@ -322,10 +389,18 @@ def steady_latency(settings: Settings, reader: ProfileReader, worker: WorkerProc
 
     def pace() -> None:
         producer = Producer(producer_config(settings, logger=quiet_logger()))
+        # Warm up first: an idempotent producer holds its records until it has a producer id, which
+        # took ~0.5 s on a fresh broker and then let ~500 events in at once (5% of a 10 s run).
+        producer.produce(warm_up_topic, b"", b"warm-up")
+        if producer.flush(30) != 0:
+            raise RuntimeError("the pacing producer's warm-up record was not acknowledged")
         began = time.monotonic()
         for i, (key, value) in enumerate(records):
             while (delay := began + i / rate - time.monotonic()) > 0:
-                producer.poll(min(delay, 0.001))  # serve delivery reports while waiting
+                if delay >= 0.001:
+                    producer.poll(0.001)  # serve delivery reports while waiting
+                else:
+                    time.sleep(delay)  # poll() rounds a shorter wait down to 0 ms: it would spin a core
             producer.produce(EVENTS, value, key, on_delivery=on_delivery)
             producer.poll(0)
         spent[0] = time.monotonic() - began
@@ -340,11 +415,11 @@ def steady_latency(settings: Settings, reader: ProfileReader, worker: WorkerProc
         for key, arrived, created in reader.arrivals(0.1):
             if key.startswith(mine):  # not a late duplicate of the backlog's profiles
                 arrivals.setdefault(key, (arrived, created))
-        worker.check()
+        check()
     thread.join(30)
     values = sorted(arrived - acked[key] for key, (arrived, _) in arrivals.items() if key in acked)
     if not values:
-        raise RuntimeError(f"no profile arrived during the latency run: {worker.tail()}")
+        raise RuntimeError("no profile arrived during the latency run")
     in_worker = sorted(created - acked[key] for key, (_, created) in arrivals.items() if key in acked)
     return {"rate_per_s": rate, "seconds": seconds, "events": count, "received": len(values),
             "produced_rate_per_s": round(count / max(1e-9, spent[0])),
@@ -355,8 +430,8 @@ def steady_latency(settings: Settings, reader: ProfileReader, worker: WorkerProc
 
 
 def run_worker(settings: Settings, offsets: dict[str, dict[int, int]], prefix: str, count: int, app_id: str,
-               folder: Path, rate: int, seconds: float, spy_path: str | None = None, worker_args: tuple[str, ...] = (),
-               worker_env: dict[str, str] | None = None) -> dict[str, Any]:
+               folder: Path, rate: int, seconds: float, warm_up_topic: str, spy_path: str | None = None,
+               worker_args: tuple[str, ...] = (), worker_env: dict[str, str] | None = None) -> dict[str, Any]:
     """Throughput over the backlog, then latency at a steady rate, of one worker; its memory and disk."""
     commit_offsets(settings, app_id, {t: offsets[t] for t in (EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS)})
     reader = ProfileReader(settings, offsets[PROFILES], prefix)
@@ -391,7 +466,9 @@ def run_worker(settings: Settings, offsets: dict[str, dict[int, int]], prefix: s
                       "profiles": len(stamps), "customers": len(keys),
                       "cpu_us_per_event": round(cpu_busy / count * 1e6), "cpu_busy_fraction": round(cpu_busy / wall_busy, 2)}
         time.sleep(2.0)  # let the worker commit and settle before the paced run
-        latency = steady_latency(settings, reader, worker, f"{prefix}L", rate, seconds)
+        cpu_before, wall_before = worker.cpu_seconds(), time.monotonic()
+        latency = steady_latency(settings, reader, worker.check, f"{prefix}L", rate, seconds, warm_up_topic)
+        latency["worker_cpu_busy_fraction"] = round((worker.cpu_seconds() - cpu_before) / (time.monotonic() - wall_before), 2)
         throughput["peak_rss_mb"] = worker.peak_rss_mb()
     finally:
         worker.stop()
@@ -419,7 +496,7 @@ def run(events: int = 50_000, customers: int = 5_000, rate: int = 1000, seconds:
 
     `worker_args` are appended to the worker's command line and `worker_env` added to its
     environment (Faust reads settings such as PRODUCER_LINGER from it), for experiments;
-    `plain=False` skips the plain loop (its figures are then zero).
+    `plain=False` skips the plain loop (its figures are then zero, its latency None).
     """
     began = time.monotonic()
     tag = uuid.uuid4().hex[:6]
@@ -437,8 +514,9 @@ def run(events: int = 50_000, customers: int = 5_000, rate: int = 1000, seconds:
         try:
             ceiling = (run_plain(settings, offsets[EVENTS], prefix, events, scratch) if plain
                        else {"events": 0, "events_per_s": 0, "peak_rss_mb": 0.0, "links": 0})
-            measured = run_worker(settings, offsets, prefix, events, app_id, folder, rate, seconds, spy_path,
+            measured = run_worker(settings, offsets, prefix, events, app_id, folder, rate, seconds, scratch, spy_path,
                                   worker_args, worker_env)
+            plain_steady = plain_latency(settings, scratch, f"plain{tag}-", rate, seconds) if plain else None
         finally:
             if settings.external:
                 drop_topics(settings, [scratch] + [spec.name for spec in changelog_specs(settings, app_id)])
@@ -452,6 +530,7 @@ def run(events: int = 50_000, customers: int = 5_000, rate: int = 1000, seconds:
         "plain": ceiling,
         "ratio_worker_to_plain": ratio,
         "latency": latency,
+        "plain_latency": plain_steady,
         "goals": {"worker_events_per_s": worker["events_per_s"] >= GOAL_EVENTS_PER_S,
                   "ratio_to_plain": ratio >= GOAL_RATIO,
                   "latency_p99": latency["p99_ms"] < GOAL_P99_MS and latency["received"] == latency["events"]},
@@ -478,10 +557,14 @@ def markdown(result: dict[str, Any]) -> str:
         f"| {latency['max_ms']} | {latency['received']:,}/{latency['events']:,} |",
         f"| event acked by Kafka to its profile produced by the worker (its CreateTime) | {latency['to_produced_p50_ms']} | "
         f"| {latency['to_produced_p99_ms']} | | |",
+        *([f"| the same for the plain loop (its profile read from its scratch topic) | {steady['p50_ms']} | {steady['p95_ms']} "
+           f"| {steady['p99_ms']} | {steady['max_ms']} | {steady['received']:,}/{steady['events']:,} |"]
+          if (steady := result.get("plain_latency")) else []),
         "",
         "goals: " + ", ".join(f"{name} {'met' if met else 'NOT met'}" for name, met in result["goals"].items())
         + f"; worker start-up {worker['startup_s']} s, CPU {worker['cpu_us_per_event']} us/event "
-        f"({worker['cpu_busy_fraction']:.0%} of a core over the backlog); whole benchmark {result['elapsed_s']} s",
+        f"({worker['cpu_busy_fraction']:.0%} of a core over the backlog, {latency['worker_cpu_busy_fraction']:.0%} "
+        f"at {latency['rate_per_s']:,}/s); whole benchmark {result['elapsed_s']} s",
     ]
     return "\n".join(lines)
 
