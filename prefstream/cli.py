@@ -17,7 +17,7 @@ from prefstream.broker import BrokerError, LocalBroker, ensure_jars, kafka_versi
 from prefstream.run import AlreadyRunning, run_pipeline
 from prefstream.settings import ConfigError, Settings, load_settings
 from prefstream.topics import KafkaUnreachable, admin_client, create_topics, describe_topics, topic_specs
-from processors.fetching import DEFAULT_FETCH_WAIT_MS
+from processors.fetching import DEFAULT_FETCH_MIN_BYTES, DEFAULT_FETCH_WAIT_MS
 
 EXIT_PROBLEM, EXIT_SETUP, EXIT_UNREACHABLE = 1, 3, 4
 
@@ -109,6 +109,8 @@ def process(
     app_id: str = typer.Option("prefstream-processor", envvar="PREFSTREAM_APP_ID", help="Faust app id (consumer group)."),
     fetch_wait_ms: int = typer.Option(DEFAULT_FETCH_WAIT_MS, envvar="PREFSTREAM_FETCH_WAIT_MS", min=1,
                                       help="Longest wait of a fetch at the broker: bounds the latency an idle partition adds."),
+    fetch_min_bytes: int = typer.Option(DEFAULT_FETCH_MIN_BYTES, envvar="PREFSTREAM_FETCH_MIN_BYTES", min=1,
+                                        help="A fetch returns early once it holds this much; fewer, fuller fetches at low rates."),
     log_level: str = typer.Option("warn", help="crit | error | warn | info | debug"),
 ) -> None:
     """Run one stream-processor worker: fold events into per-customer tables, emit profiles."""
@@ -119,7 +121,7 @@ def process(
     settings = load_settings()
     create_topics(settings, topic_specs(settings) + changelog_specs(settings, app_id))
     config = ProcessorConfig(app_id=app_id, web_port=web_port, data_dir=data_dir, standby_replicas=standbys,
-                             fetch_wait_ms=fetch_wait_ms)
+                             fetch_wait_ms=fetch_wait_ms, fetch_min_bytes=fetch_min_bytes)
     worker = faust.Worker(create_app(settings, config), loglevel=log_level, quiet=True)
     # Without a spinner Faust keeps the root logger at `log_level`; with one it sets it to DEBUG
     # and every aiokafka/Faust debug call builds a record (9 % of the worker's CPU, measured).

@@ -37,7 +37,7 @@ from prefstream.topics import CUSTOMER_EVENTS, DLQ, EVENTS, IDENTITY_LINKS, PROF
 from processors import metrics, parking
 from processors.admission import admit_for_fold, rejection
 from processors.durable_table import DurableTable
-from processors.fetching import DEFAULT_FETCH_WAIT_MS, cap_fetch_wait
+from processors.fetching import DEFAULT_FETCH_MIN_BYTES, DEFAULT_FETCH_WAIT_MS, tune_fetches
 from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
 from processors.gaps import GapGuard
 from processors.intake import drain_in_batches
@@ -69,6 +69,7 @@ class ProcessorConfig:
     standby_replicas: int = 0
     block_cache_bytes: int = 64 * 1024 * 1024
     fetch_wait_ms: int = DEFAULT_FETCH_WAIT_MS
+    fetch_min_bytes: int = DEFAULT_FETCH_MIN_BYTES
 
 
 def changelog_specs(settings: Settings, app_id: str) -> list[TopicSpec]:
@@ -182,7 +183,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     guard = GapGuard()
     starts = StartOffsets()
     last_folded = [time.monotonic()]
-    cap_fetch_wait(app, config.fetch_wait_ms)
+    tune_fetches(app, config.fetch_wait_ms, config.fetch_min_bytes)
     seek_to_committed = app.consumer.perform_seek
 
     async def perform_seek() -> None:
