@@ -59,9 +59,13 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from prefstream.kafka_config import consumer_config, producer_config, quiet_logger
 from prefstream.settings import Settings
 from prefstream.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, PROFILES, TopicSpec, admin_client, create_topics, topic_specs
+from processors.admission import admit_for_fold
 from processors.app import changelog_specs
 from processors.fetching import DEFAULT_FETCH_WAIT_MS
+from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
+from processors.state_codec import decode_state, encode_state
 from schemas.codec import encode_event
+from schemas.subjects import is_customer_id
 from tests import factories as f
 from tests.kafka_for_tests import free_port, kafka_broker
 
@@ -142,11 +146,6 @@ class PlainFold:
 
     def handle(self, message: Any) -> bool:
         """Fold one consumed record; True when it changed a profile (which is then produced)."""
-        from processors.admission import admit_for_fold
-        from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
-        from processors.state_codec import decode_state, encode_state
-        from schemas.subjects import is_customer_id
-
         event = admit_for_fold(message.value(), message.timestamp()[1])  # as the worker admits
         if event is None or not is_customer_id(event["subject"]):
             return False
