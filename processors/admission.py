@@ -17,16 +17,24 @@ _SKEW_MS = MAX_FUTURE_SKEW // timedelta(milliseconds=1)
 _EXACT_RECORD_MS_END = 4_000_000_000_000  # record times from 0 to this (year 2096): `admit`'s datetime is that ms exactly
 
 
-def admit(value: bytes | None, timestamp_ms: int) -> dict[str, Any] | None:
-    """The decoded event when the processor folds this record, None when it was rejected."""
+def _verdict(value: bytes | None, timestamp_ms: int) -> tuple[dict[str, Any] | None, str, str]:
+    """(the event, "", "") when the processor folds this record, else (None, reason, detail)."""
     if value is None:
-        return None
+        return None, "NoValue", "the record has no value (a tombstone is not an event)"
     try:
         event = decode_event(value)
-    except CodecError:
-        return None
+    except CodecError as error:
+        return None, type(error).__name__, str(error)
     recorded = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
-    return None if validate_event(event, now=recorded, max_future_skew=MAX_FUTURE_SKEW) else event
+    problems = validate_event(event, now=recorded, max_future_skew=MAX_FUTURE_SKEW)
+    if problems:
+        return None, "invalid", "; ".join(f"{p.path}: {p.message}" for p in problems)
+    return event, "", ""
+
+
+def admit(value: bytes | None, timestamp_ms: int) -> dict[str, Any] | None:
+    """The decoded event when the processor folds this record, None when it was rejected."""
+    return _verdict(value, timestamp_ms)[0]
 
 
 def admit_for_fold(value: bytes | None, timestamp_ms: int) -> dict[str, Any] | None:
@@ -46,12 +54,5 @@ def admit_for_fold(value: bytes | None, timestamp_ms: int) -> dict[str, Any] | N
 
 def rejection(value: bytes | None, timestamp_ms: int) -> tuple[str, str]:
     """Why the processor does not fold a record `admit` rejects: (reason, detail) for its dead letter."""
-    if value is None:
-        return "NoValue", "the record has no value (a tombstone is not an event)"
-    try:
-        event = decode_event(value)
-    except CodecError as error:
-        return type(error).__name__, str(error)
-    recorded = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
-    problems = validate_event(event, now=recorded, max_future_skew=MAX_FUTURE_SKEW)
-    return "invalid", "; ".join(f"{p.path}: {p.message}" for p in problems)
+    _event, reason, detail = _verdict(value, timestamp_ms)
+    return reason, detail
