@@ -24,11 +24,29 @@ def test_partitions_without_a_commit_above_zero_start_at_their_earliest_offset()
     assert starts_after_seek(["a", "b", "c"], committed, {"b": 0, "c": 7}) == {"a": 120, "b": 0, "c": 7}
 
 
-@given(st.dictionaries(st.integers(0, 20), st.one_of(st.none(), st.integers(1, 10**6))),
-       st.lists(st.integers(0, 20), unique=True))
-def test_every_partition_gets_a_start_and_only_unsought_ones_need_the_earliest(
-        committed: dict[int, int | None], partitions: list[int]) -> None:
-    earliest = {tp: 5 for tp in unsought(partitions, committed)}
-    starts = starts_after_seek(partitions, committed, earliest)
-    assert set(starts) == set(partitions)
-    assert all(starts[tp] == (committed.get(tp) or 5) for tp in partitions)
+COMMIT_STATES = st.one_of(
+    st.tuples(st.just("committed"), st.integers(1, 10**6)),
+    st.tuples(st.sampled_from(["committed at 0", "None", "missing"]), st.just(0)),
+)
+
+
+@given(st.dictionaries(st.integers(0, 20), st.tuples(COMMIT_STATES, st.integers(0, 10**6)), max_size=12))
+def test_a_partition_starts_at_its_own_commit_or_else_at_its_own_earliest_offset(
+        cases: dict[int, tuple[tuple[str, int], int]]) -> None:
+    """Each partition's case is drawn first; the expected start follows from the case, not from the code.
+
+    The earliest offsets differ per partition and are given only for the partitions `unsought`
+    names, so reading another partition's earliest offset, or any earliest offset for a partition
+    that has a commit, fails.
+    """
+    committed: dict[int, int | None] = {}
+    for tp, ((state, offset), _earliest) in cases.items():
+        if state != "missing":
+            committed[tp] = {"committed": offset, "committed at 0": 0, "None": None}[state]
+    partitions = list(cases)
+    needs_earliest = unsought(partitions, committed)
+    assert needs_earliest == [tp for tp, ((state, _), _) in cases.items() if state != "committed"]
+    starts = starts_after_seek(partitions, committed, {tp: cases[tp][1] for tp in needs_earliest})
+    expected = {tp: offset if state == "committed" else earliest
+                for tp, ((state, offset), earliest) in cases.items()}
+    assert starts == expected
