@@ -30,21 +30,30 @@ def _ephemeral_floor() -> int:
         return 32768
 
 
+_HANDED_OUT: set[int] = set()  # ports this process was given: two calls in a row once drew the same one
+
+
 def free_block(size: int = 8) -> int:
     """The first of `size` consecutive loopback ports nothing listens on, below the ephemeral range.
 
     Below it, no outgoing connection (a Kafka client of another stage, say) can take one of them
-    between this probe and the server's bind: that made a stage fail to start in a CI run.
+    between this probe and the server's bind: that made a stage fail to start in a CI run. A port
+    is handed out once per process, so the servers of one test never get the same port before
+    either has bound it.
     """
     slots = range(LOWEST_SERVER_PORT, _ephemeral_floor() - size, size)
     first = random.randrange(len(slots))
     for base in (slots[(first + step) % len(slots)] for step in range(len(slots))):
+        block = range(base, base + size)
+        if _HANDED_OUT.intersection(block):
+            continue
         probes: list[socket.socket] = []
         try:
-            for port in range(base, base + size):
+            for port in block:
                 probe = socket.socket()
                 probes.append(probe)
                 probe.bind(("127.0.0.1", port))
+            _HANDED_OUT.update(block)
             return base
         except OSError:
             continue
