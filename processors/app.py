@@ -105,7 +105,8 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     rocksdb = {"driver": "rocksdict", "block_cache_size": config.block_cache_bytes}
     tables = {name: app.Table(name, key_type=str, value_type=bytes, options=rocksdb) for name in TABLES}
     outputs = Outputs(settings)
-    profiles, identity, parked = (DurableTable(tables[name], outputs) for name in TABLES)
+    durable = [DurableTable(tables[name], outputs) for name in TABLES]
+    profiles, identity, parked = durable
     source = app.topic(EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS, key_type=bytes, value_type=bytes)
 
     def reject(message: Any, reason: str, error: str) -> None:
@@ -239,6 +240,8 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         if not app.flow_control.is_active():
             return  # a rebalance began: the partitions' owners read these records from the committed offsets
         folded = [message for message in batch if message.generation_id == generation and process(message)]
+        for table in durable:
+            table.write_pending()
         delivering.put_nowait((folded, outputs.seal()))
         report_lag(batch)
         await rewind_gaps()
