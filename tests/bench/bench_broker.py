@@ -19,7 +19,7 @@ from typing import Any
 from prefstream.broker import ensure_jars
 from prefstream.settings import Settings
 from prefstream.topics import TopicSpec, create_topics
-from tests.kafka_for_tests import kafka_broker
+from tests.bench.warm_broker import warm_broker
 
 RECORD_BYTES = 300
 
@@ -55,7 +55,7 @@ def consume(settings: Settings, topic: str, records: int) -> dict[str, Any]:
 
 def run(records: int = 200_000) -> dict[str, Any]:
     """Producer then consumer ceiling on one fresh topic."""
-    with kafka_broker() as settings:
+    with warm_broker() as settings:
         topic = f"bench-ceiling-{uuid.uuid4().hex[:6]}"
         create_topics(settings, [TopicSpec(topic, settings.partitions, {"retention.ms": "3600000"})])
         return {"records": records, "record_bytes": RECORD_BYTES, "partitions": settings.partitions,

@@ -25,7 +25,8 @@ from prefstream.simulate.driver import ACCEPTED, Driver, Endpoints
 from prefstream.simulate.traffic import Traffic
 from prefstream.topics import create_topics
 from tests.bench.bench_processor import folder_size_mb
-from tests.kafka_for_tests import free_block, kafka_broker
+from tests.bench.warm_broker import warm_broker
+from tests.kafka_for_tests import free_block
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -75,7 +76,7 @@ def probe_latency(call_center: str, archive: Path, probes: int, rate: float) -> 
 
 def run(customers: int = 2000, rate: float = 400, seconds: float = 20, probes: int = 50) -> dict[str, Any]:
     """Start the pipeline on a bench broker, drive it, probe latency, read RSS and state size, stop it."""
-    with tempfile.TemporaryDirectory(prefix="prefstream-bench-pipeline-") as tmp, kafka_broker(Path(tmp)) as settings:
+    with tempfile.TemporaryDirectory(prefix="prefstream-bench-pipeline-") as tmp, warm_broker(Path(tmp)) as settings:
         os.environ.pop("PREFSTREAM_SINKS", None)
         home = Path(settings.home)
         ports = Ports.from_base(free_block())

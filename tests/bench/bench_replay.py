@@ -38,7 +38,7 @@ from processors.fold import apply, empty_state
 from processors.logread import LogReader, Topics
 from processors.replay import Rebuild, profile_keys
 from schemas.codec import decode_event, encode_event
-from tests.kafka_for_tests import kafka_broker
+from tests.bench.warm_broker import warm_broker
 from tests import factories as f
 
 CHANNELS = ["EMAIL", "SMS", "PUSH", "PHONE"]
@@ -124,7 +124,7 @@ def replay_rates(events: int, customers: int, repeats: int = 5) -> dict[str, Any
 def history_time(log_events: int, partitions: int = 12, own_events: int = 50, repeats: int = 3) -> dict[str, Any]:
     """Seconds for `history` of one customer in a topic of `log_events` records."""
     topic = f"bench-replay-{uuid.uuid4().hex[:8]}"
-    with kafka_broker() as settings:
+    with warm_broker() as settings:
         create_topics(settings, [TopicSpec(topic, partitions)])
         try:
             target = "cust-target"

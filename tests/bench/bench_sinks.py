@@ -45,7 +45,8 @@ from sinks.targets import Failure, Target, make_target
 from tests import factories as f
 from tests.integration.postgres import postgres_running
 from tests.integration.sinkkit import produce, source_topic, unit, wait_until
-from tests.kafka_for_tests import free_port, kafka_broker
+from tests.bench.warm_broker import warm_broker
+from tests.kafka_for_tests import free_port
 
 SECRET = "bench-secret"
 
@@ -216,7 +217,7 @@ def run(count: int = 10_000, rate: int = 200, seconds: float = 5.0, webhook_coun
     2-core development machine, broker start-up included)."""
     began = time.monotonic()
     with ExitStack() as stack:
-        settings = stack.enter_context(kafka_broker())
+        settings = stack.enter_context(warm_broker())
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="prefstream-bench-targets-"))
         plain = measure_plain(settings, count, rate, seconds)
         targets: dict[str, dict[str, Any]] = {

@@ -39,7 +39,8 @@ import aiohttp
 from prefstream.broker import LocalBroker
 from prefstream.settings import Settings
 from prefstream.topics import EVENTS, create_topics
-from tests.kafka_for_tests import free_port, kafka_broker
+from tests.bench.warm_broker import warm_broker
+from tests.kafka_for_tests import free_port
 
 SECRET = b"bench-web-secret-0123456789abcdef0123"
 BODY = json.dumps({"consents": {"SMS": True}}).encode()
@@ -256,7 +257,7 @@ def run(seconds: float = 8.0, concurrency: int = 64, rate: int = 500, latency_se
     tag = f"{time.time_ns():x}"
     calls = post_calls(customers, tag)
     health = [Call("/health", {}, None)]
-    with kafka_broker() as settings:
+    with warm_broker() as settings:
         create_topics(settings)
         stub_port = free_port()
         with process(_serve_stub, stub_port) as stub, \
