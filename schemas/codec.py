@@ -18,8 +18,9 @@ from typing import Any
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint as _hex_fingerprint
 from fastavro.schema import to_parsing_canonical_form
+from fastavro.validation import ValidationError, validate
 
-from schemas.compiled import UnsupportedSchema, compile_reader
+from schemas.compiled import UnsupportedSchema, compile_reader, compile_writer
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 MARKER = b"\xc3\x01"
@@ -76,6 +77,9 @@ class SchemaFamily:
     A record written with the current schema is decoded by a reader compiled from it (see
     schemas.compiled): the same record as fastavro's, in about half the time. Anything it does not
     accept, and every record of an older version, goes through fastavro, whose answer stands.
+    Records are encoded the same way: by the strict compiled writer (fastavro's bytes; an event
+    in 1/8 of fastavro's 45 us, a sixth of the web adapter's time per request), else, when
+    fastavro's `validate` accepts the record, by fastavro; a record it refuses is an EncodeError.
     """
 
     name: str
@@ -85,6 +89,7 @@ class SchemaFamily:
     current_fingerprint: bytes
     fast_reader: Any = field(default=None, compare=False, repr=False)
     millis_reader: Any = field(default=None, compare=False, repr=False)
+    fast_writer: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def load(cls, directory: Path, reader_version: int | None = None) -> SchemaFamily:
@@ -97,10 +102,21 @@ class SchemaFamily:
         current = versions[max(versions) if reader_version is None else reader_version]
         current_fingerprint = fingerprint(current)
         return cls(directory.name, versions, by_fingerprint, current, current_fingerprint, _compiled_reader(current),
-                   _compiled_reader(current, epoch_millis=True))
+                   _compiled_reader(current, epoch_millis=True), compile_writer(current, strict=True))
 
     def encode(self, record: dict[str, Any]) -> bytes:
         """Encode `record` with the current schema as a single object."""
+        if self.fast_writer is not None:
+            try:
+                return MARKER + self.current_fingerprint + self.fast_writer(record)
+            except Exception:  # noqa: BLE001 - a record the compiled writer does not take: fastavro decides below
+                pass
+        try:
+            validate(record, self.current)
+        except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as error:  # validate raises some itself
+            # fastavro's writer would not refuse it all: in a union it writes the first branch that
+            # validates, so a change with one wrong field became a SUPPRESSION of every channel.
+            raise EncodeError(f"{self.name}: record does not fit the schema: {error}") from None
         buffer = io.BytesIO()
         buffer.write(MARKER + self.current_fingerprint)
         try:

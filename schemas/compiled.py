@@ -9,6 +9,12 @@ They are exact, never approximately right:
 - `compile_writer(schema)(value)` is byte-identical to fastavro's `schemaless_writer` for every
   value that fits the schema; a construct the compiler does not know (float, double, fixed, map,
   a union of several non-null branches, another logical type) is handed to fastavro.
+- `compile_writer(schema, strict=True)` is for values nobody has checked: it raises `Unfit` on
+  any value fastavro's `validate` would refuse (and on some it would take), so whatever it
+  writes is fastavro's bytes, and the caller lets fastavro decide the rest. Being strict, it
+  also compiles a union of records (the event's changes): fastavro writes the first valid branch
+  sharing the most fields with the value, which is the branch whose fields are exactly the
+  value's keys unless an earlier branch has all those fields too (such values go to fastavro).
 - `compile_reader(schema)(data, pos)` returns what fastavro's `schemaless_reader` (same writer
   and reader schema) returns, and the end position. It accepts only well-formed input: on
   anything unusual (truncated, an out-of-range enum or union index, a boolean byte other than
@@ -26,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastavro import parse_schema, schemaless_writer
+from fastavro.validation import validate
 from fastavro._logical_writers_py import prepare_timestamp_millis
 from fastavro.logical_readers import LOGICAL_READERS
 
@@ -42,6 +49,14 @@ class Malformed(Exception):
 
 class Encoded(bytes):
     """Bytes already in Avro binary for a value."""
+
+
+class Unfit(ValueError):
+    """A strict compiled writer met a value it does not vouch for (fastavro decides what it is)."""
+
+
+_INT_RANGE = range(-(1 << 31), 1 << 31)
+_LONG_RANGE = range(-(1 << 63), 1 << 63)
 
 
 # -- varints -----------------------------------------------------------------------------------
@@ -162,9 +177,15 @@ def _fastavro_writer(schema: Any, named: dict[str, Any]) -> Callable[[Any], byte
 # -- writer ------------------------------------------------------------------------------------
 
 class _Writer(_Generator):
-    def __init__(self, named: dict[str, Any]) -> None:
+    def __init__(self, named: dict[str, Any], strict: bool = False) -> None:
         super().__init__(named)
-        self.namespace |= {"_SMALL": SMALL, "_zz": zigzag, "_ts": timestamp_millis, "_Encoded": Encoded}
+        self.strict = strict
+        self.namespace |= {"_SMALL": SMALL, "_zz": zigzag, "_ts": timestamp_millis, "_Encoded": Encoded,
+                           "_Unfit": Unfit, "_INT": _INT_RANGE, "_LONG": _LONG_RANGE}
+
+    def check(self, var: str, condition: str, pad: str) -> list[str]:
+        """In a strict writer: raise Unfit unless `condition` holds of `var`."""
+        return [f"{pad}if not ({condition}): raise _Unfit({var!r})"] if self.strict else []
 
     def record_function(self, schema: dict[str, Any]) -> str:
         """The name of the generated `f(out, record)` appending a record to the bytearray `out`."""
@@ -172,7 +193,7 @@ class _Writer(_Generator):
         if name in self.functions:
             return self.functions[name]
         function = self.functions[name] = self.fresh("_record")
-        lines = [f"def {function}(out, r):"]
+        lines = [f"def {function}(out, r):", *self.check("r", "r.__class__ is dict", "    ")]
         for field in schema["fields"]:
             field_type = field["type"]
             if "default" in field:
@@ -196,16 +217,29 @@ class _Writer(_Generator):
             return self.fallback(schema, expr, pad)
         if logical == "timestamp-millis":
             var = self.fresh("n")
-            return [f"{pad}{var} = _ts({expr})", f"{pad}out += _SMALL[{var}] if 0 <= {var} < 64 else _zz({var})"]
+            return [f"{pad}{var} = _ts({expr})", *self.check(var, f"{var}.__class__ is int and {var} in _LONG", pad),
+                    f"{pad}out += _SMALL[{var}] if 0 <= {var} < 64 else _zz({var})"]
         if kind == "null":
-            return []
+            return self.check(expr, f"{expr} is None", pad)
         if kind == "boolean":
+            if self.strict:
+                var = self.fresh("b")
+                return [f"{pad}{var} = {expr}", *self.check(var, f"{var} is True or {var} is False", pad),
+                        f"{pad}out += b'\\x01' if {var} else b'\\x00'"]
             return [f"{pad}out += b'\\x01' if {expr} else b'\\x00'"]
         if kind in ("int", "long"):
             var = self.fresh("n")
-            return [f"{pad}{var} = {expr}", f"{pad}out += _SMALL[{var}] if 0 <= {var} < 64 else _zz({var})"]
+            bounds = "_INT" if kind == "int" else "_LONG"
+            return [f"{pad}{var} = {expr}", *self.check(var, f"{var}.__class__ is int and {var} in {bounds}", pad),
+                    f"{pad}out += _SMALL[{var}] if 0 <= {var} < 64 else _zz({var})"]
         if kind in ("string", "bytes"):
             var, size = self.fresh("s"), self.fresh("n")
+            if self.strict:
+                kinds = "is str" if kind == "string" else "in (bytes, bytearray)"
+                encode = ".encode()" if kind == "string" else ""
+                return [f"{pad}{var} = {expr}", *self.check(var, f"{var}.__class__ {kinds}", pad),
+                        f"{pad}{var} = {var}{encode}", f"{pad}{size} = len({var})",
+                        f"{pad}out += _SMALL[{size}] if {size} < 64 else _zz({size})", f"{pad}out += {var}"]
             encode = ".encode()" if kind == "string" else ""
             return [f"{pad}{var} = {expr}{encode}", f"{pad}{size} = len({var})",
                     f"{pad}out += _SMALL[{size}] if {size} < 64 else _zz({size})", f"{pad}out += {var}"]
@@ -216,7 +250,8 @@ class _Writer(_Generator):
             return [f"{pad}{self.record_function(schema)}(out, {expr})"]
         if kind == "array":
             items, item, size = self.fresh("a"), self.fresh("i"), self.fresh("n")
-            return [f"{pad}{items} = {expr}", f"{pad}if {items}:", f"{pad}    {size} = len({items})",
+            return [f"{pad}{items} = {expr}", *self.check(items, f"{items}.__class__ in (list, tuple)", pad),
+                    f"{pad}if {items}:", f"{pad}    {size} = len({items})",
                     f"{pad}    out += _SMALL[{size}] if {size} < 64 else _zz({size})",
                     f"{pad}    for {item} in {items}:", *self.value(schema["items"], item, pad + "        "),
                     f"{pad}out += b'\\x00'"]
@@ -227,11 +262,44 @@ class _Writer(_Generator):
             return [f"{pad}{var} = {expr}", f"{pad}if {var} is None:", f"{pad}    out += {zigzag(null_index)!r}",
                     f"{pad}else:", f"{pad}    out += {zigzag(1 - null_index)!r}",
                     *(self.value(other, var, pad + "    ") or [f"{pad}    pass"])]
+        if kind == "union" and self.strict:
+            return self.union_of_records(schema, expr, pad) or self.fallback(schema, expr, pad)
         return self.fallback(schema, expr, pad)
 
+    def union_of_records(self, schema: list[Any], expr: str, pad: str) -> list[str]:
+        """A union of records (and null), dispatched on the value's keys; [] when that is not exact."""
+        branches = [self.resolve(branch) for branch in schema]
+        records = [(index, branch) for index, branch in enumerate(branches) if _kind(branch) == "record"]
+        if len(records) + branches.count("null") != len(branches) or branches.count("null") > 1:
+            return []
+        fields = {index: frozenset(field["name"] for field in branch["fields"]) for index, branch in records}
+        # fastavro takes the first valid branch with the most fields in common with the value: an
+        # earlier branch holding all of a branch's fields could win its values, so those go to fastavro.
+        exact = [(index, branch) for index, branch in records
+                 if not any(other < index and fields[index] <= theirs for other, theirs in fields.items())]
+        if not exact:
+            return []
+        records = exact
+        table = self.constant("_branches", {fields[index]: position for position, (index, _) in enumerate(records)})
+        var, position = self.fresh("u"), self.fresh("k")
+        lines = [f"{pad}{var} = {expr}"]
+        if "null" in branches:
+            lines += [f"{pad}if {var} is None:", f"{pad}    out += {zigzag(branches.index('null'))!r}", f"{pad}else:"]
+            pad += "    "
+        lines += [*self.check(var, f"{var}.__class__ is dict", pad),
+                  f"{pad}{position} = {table}.get(frozenset({var}))",
+                  f"{pad}if {position} is None: raise _Unfit({var!r})"]
+        for number, (index, branch) in enumerate(records):
+            lines += [f"{pad}{'if' if number == 0 else 'elif'} {position} == {number}:",
+                      f"{pad}    out += {zigzag(index)!r}", f"{pad}    {self.record_function(branch)}(out, {var})"]
+        return lines
+
     def fallback(self, schema: Any, expr: str, pad: str) -> list[str]:
-        writer = self.constant("_fastavro", _fastavro_writer(schema, self.named))
-        return [f"{pad}out += {writer}({expr})"]
+        writer = _fastavro_writer(schema, self.named)
+        if self.strict:  # fastavro writes without validating: in a union branch that would decide the branch
+            writer = _validated(writer, schema, self.named)
+        name = self.constant("_fastavro", writer)
+        return [f"{pad}out += {name}({expr})"]
 
     def build(self, schema: Any) -> Callable[[Any], Encoded]:
         body = self.value(schema, "value", "    ") or ["    pass"]
@@ -239,13 +307,26 @@ class _Writer(_Generator):
                            f"writer {str(schema)[:40]}")
 
 
-def compile_writer(schema: Any, named: dict[str, Any] | None = None) -> Callable[[Any], Encoded]:
+def compile_writer(schema: Any, named: dict[str, Any] | None = None, strict: bool = False) -> Callable[[Any], Encoded]:
     """A function that encodes one value of `schema` as Avro binary, byte-identical to fastavro.
 
     `schema` is a parsed (fastavro) schema or a type inside one; `named` resolves references to
-    named types (default: those `schema` defines).
+    named types (default: those `schema` defines). `strict`: raise Unfit on a value fastavro's
+    `validate` refuses, instead of writing what fastavro's writer would make of it.
     """
-    return _Writer(_named_types(schema) if named is None else named).build(schema)
+    return _Writer(_named_types(schema) if named is None else named, strict).build(schema)
+
+
+def _validated(write: Callable[[Any], bytes], schema: Any, named: dict[str, Any]) -> Callable[[Any], bytes]:
+    """`write`, refusing (Unfit) a value fastavro's `validate` refuses."""
+    parsed = parse_schema(schema, named_schemas=dict(named))
+
+    def checked(value: Any) -> bytes:
+        if not validate(value, parsed, raise_errors=False):
+            raise Unfit(repr(value))
+        return write(value)
+
+    return checked
 
 
 # -- reader ------------------------------------------------------------------------------------

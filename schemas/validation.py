@@ -53,6 +53,9 @@ def _channel_problems(path: str, channel: Any) -> list[Problem]:
     return [Problem(path, f"unknown channel (one of {', '.join(sorted(CHANNELS))})")]
 
 
+MAX_PER_WEEK = 2**31 - 1  # the largest Avro int
+
+
 def _change_problems(path: str, change: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     if "channel" in change:
@@ -77,6 +80,10 @@ def _change_problems(path: str, change: dict[str, Any]) -> list[Problem]:
             problems.append(Problem(f"{path}.time_zone", "not an IANA time zone"))
     if change.get("max_per_week") is not None and change["max_per_week"] < 0:
         problems.append(Problem(f"{path}.max_per_week", "must not be negative"))
+    elif change.get("max_per_week") is not None and change["max_per_week"] > MAX_PER_WEEK:
+        # Beyond an Avro int, fastavro took the change for the first union branch it fitted, a
+        # Suppression of every channel, and wrote that: refused here, before anything is encoded.
+        problems.append(Problem(f"{path}.max_per_week", f"must be at most {MAX_PER_WEEK}"))
     return problems
 
 

@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.validation import validate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.fold import _wire_ms, fold, to_datetime, to_profile
-from schemas.codec import EVENTS, HEADER_SIZE, PROFILES, CodecError, decode_event, encode_event
+from schemas.codec import EVENTS, HEADER_SIZE, PROFILES, CodecError, EncodeError, decode_event, encode_event
 from schemas.compiled import UnsupportedSchema, _fastavro_writer, compile_reader, compile_writer, timestamp_millis, zigzag
 from schemas.splice import _NAMED, _field_type, field_writer, item_writer
+from schemas.validation import validate_event
 from tests import factories as f
 from tests.strategies import change, events
 
@@ -139,3 +141,83 @@ def test_the_reader_reads_bytes_long_arrays_and_negative_block_counts(raw, flags
         blocked = head + zigzag(-len(numbers)) + zigzag(len(body)) + body + b"\x00"
         assert compile_reader(schema)(blocked, 0) == (value, len(blocked))
         assert schemaless_reader(io.BytesIO(blocked), schema, None) == value
+
+
+# -- the strict writer: the codec's encoder for records nobody has checked ---------------------
+
+FASTAVRO_WRITES = dataclasses.replace(EVENTS, fast_writer=None)  # the encoder as it was: fastavro writes everything
+EDGES = st.sampled_from([2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, 2**63, -(2**63) - 1])  # just in and just out of int and long
+JUNK = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), EDGES, EDGES, st.floats(allow_nan=False), st.text(max_size=3),
+                 st.binary(max_size=3), st.lists(st.integers(0, 3), max_size=2), st.tuples(st.text(max_size=2)),
+                 st.dictionaries(st.text(max_size=2), st.integers(0, 3), max_size=2), st.just(f.at(1)),
+                 st.sampled_from(["SMS", "EMAIL", "OPTED_IN", "CLICKWRAP", "WEB", "ADD", "DAILY", "marketing"]))
+PROOFS = st.none() | st.builds(f.proof, st.sampled_from(["CLICKWRAP", "VERBAL", "DOUBLE_OPT_IN"]), ip=st.none() | st.just("10.0.0.1"))
+
+
+def fastavro_validates(record) -> bool:
+    try:
+        return validate(record, EVENTS.current, raise_errors=False)
+    except Exception:  # noqa: BLE001 - validate raises on some shapes (a tuple where a union is) instead of saying False
+        return False
+
+
+def encoding(codec, record):
+    """What encoding gives: the bytes, or the error's class."""
+    try:
+        return codec.encode(record)
+    except Exception as error:  # noqa: BLE001 - compared, whatever it is
+        return type(error).__name__
+
+
+@fast
+@given(events(max_size=3), PROOFS)
+def test_the_strict_writer_writes_every_valid_event_as_fastavro_does(history, proof) -> None:
+    for event in history:
+        event = event | {"proof": proof}
+        assert EVENTS.encode(event)[HEADER_SIZE:] == fastavro_bytes(EVENTS.current, event)
+        if not any(set(item) == {"reason"} for item in event["changes"]):  # an erasure's fields are all a suppression's
+            EVENTS.fast_writer(event)  # the fast path took it: no Unfit
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(change, min_size=1, max_size=2), PROOFS, st.data())
+def test_an_event_with_a_wrong_value_anywhere_encodes_or_fails_exactly_as_with_fastavro(changes, proof, data) -> None:
+    """A field replaced by junk, removed, or joined by an unknown key, at the top, in a change or in
+    the proof: fastavro's bytes when fastavro's `validate` takes the event, else an EncodeError."""
+    event = f.event("cust-1", [dict(item) for item in changes], f.at(2), proof=proof)
+    targets = [event, *event["changes"], *([event["proof"]] if event["proof"] else [])]
+    target = data.draw(st.sampled_from(targets))
+    key = data.draw(st.sampled_from(sorted(target)))
+    action = data.draw(st.sampled_from(["replace", "remove", "add"]))
+    if action == "replace":
+        target[key] = data.draw(JUNK)
+    elif action == "remove":
+        del target[key]
+    else:
+        target[data.draw(st.text(min_size=1, max_size=3))] = data.draw(JUNK)
+    if fastavro_validates(event):
+        assert encoding(EVENTS, event) == encoding(FASTAVRO_WRITES, event)
+    else:
+        assert encoding(EVENTS, event) == "EncodeError"
+
+
+def test_the_strict_writer_refuses_what_fastavro_would_not_validate() -> None:
+    event = f.event("cust-1", [f.topic("sale", True)], f.at(0))
+    for bad in (1, "yes", None):
+        with pytest.raises(ValueError):  # Unfit: a boolean must be True or False
+            EVENTS.fast_writer(event | {"changes": [f.topic("sale", True) | {"subscribed": bad}]})
+    too_big = f.frequency("DAILY", channel=None) | {"max_per_week": 2**40}  # not an Avro int
+    wrong = f.event("cust-1", [too_big], f.at(0))
+    with pytest.raises(ValueError):
+        EVENTS.fast_writer(wrong)
+    # fastavro finds the FrequencyPreference branch invalid and writes the first branch that
+    # validates, a Suppression of every channel (its fields all have defaults); the codec writes
+    # what fastavro writes, so validation must refuse such a change before anything is encoded.
+    suppression = [{"channel": None, "active": True, "reason": "OTHER"}]
+    assert decode_event(encode_event(wrong))["changes"] == decode_event(FASTAVRO_WRITES.encode(wrong))["changes"] == suppression
+    assert [problem.path for problem in validate_event(wrong, f.at(0))] == ["changes[0].max_per_week"]
+    with pytest.raises(EncodeError):  # a bool is no timestamp: validate refuses it, though fastavro's writer writes 1 ms
+        encode_event(f.event("cust-1", [f.erasure()], f.at(0)) | {"occurred_at": True})
+    with pytest.raises(ValueError):  # a long may not be a bool, though fastavro's writer would write it as 1
+        compile_writer("long", strict=True)(True)
+    assert compile_writer("long")(True) == fastavro_bytes("long", True)
