@@ -37,6 +37,7 @@ test-unit: $(PY_DEPS)
 	$(BIN)/pytest -m "not kafka"
 
 bench: setup
+	deploy/install-system-deps.sh wrk
 	$(BIN)/python -m tests.bench
 
 broker-up: setup

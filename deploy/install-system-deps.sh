@@ -3,6 +3,7 @@
 #   java, maven   run the Kafka broker; Maven fetches its jars from Maven Central
 #   postgresql    the real PostgreSQL server the SQL sink's tests start on loopback
 #   chromium      the headless browser of the preference-center page tests
+#   (arguments)   more packages, e.g. `make bench` asks for wrk, its HTTP load generator
 set -euo pipefail
 
 need=()

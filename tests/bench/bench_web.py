@@ -11,8 +11,11 @@ validates and encodes the event but acknowledges at once (no Kafka) - the baseli
 Each POST is `POST /api/p/<token>/preferences {"consents": {"SMS": true}}` for one of
 `--customers` signed links, with its CSRF header: link and CSRF check, query-API read, plan,
 event, validation, Avro encoding, produce and ack. Figures:
-- throughput: closed loop, `--concurrency` requests in flight for `--seconds`; `GET /health` of
-  the same server is the ceiling of aiohttp and this load generator on this machine;
+- throughput: closed loop, `--concurrency` connections always busy for `--seconds`, driven by
+  wrk (Debian's `wrk`, installed by `make bench`); `GET /health` of the same server is the
+  ceiling of aiohttp and the load generator on this machine. Until 2026-11-23 a Python aiohttp
+  client drove it, at 0.17 ms of CPU a request beside the server on the same two cores (with it:
+  2,004-2,018 requests/s with Kafka on the day wrk replaced it);
 - latency: open loop at `--rate` requests/s for `--latency-seconds`, measured from each request's
   scheduled send time (a slow answer delays no later request: no coordinated omission).
 """
@@ -24,7 +27,11 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
+import shutil
 import socket
+import subprocess
+import tempfile
 import statistics
 import time
 from collections.abc import Iterator
@@ -177,30 +184,67 @@ def measured(phase: Any, pids: dict[str, int]) -> dict[str, Any]:
     requests = max(1, figures["requests"])
     figures["cpu_ms_per_request"] = {name: round((cpu_seconds(pid) - before[name]) * 1000 / requests, 3)
                                      for name, pid in pids.items()}
+    if "load_generator_cpu_s" in figures:  # wrk, a child process: not this process's CPU
+        figures["cpu_ms_per_request"]["load_generator"] = round(figures.pop("load_generator_cpu_s") * 1000 / requests, 3)
     return figures
 
 
-async def closed_loop(base: str, calls: list[Call], concurrency: int, seconds: float) -> dict[str, Any]:
-    """Requests/s with `concurrency` requests always in flight, for `seconds`."""
-    done, failed, index = 0, 0, 0
-    async with _session(concurrency) as session:
-        await asyncio.gather(*(_send(session, base, calls[i % len(calls)]) for i in range(concurrency)))  # warm up
-        deadline = time.monotonic() + seconds
+WRK_SCRIPT = """
+local calls = {%s}
+local threads = {}
+accepted = 0
+function setup(thread) table.insert(threads, thread) end
+local i = 0
+request = function()
+  i = i + 1
+  local call = calls[(i %% #calls) + 1]
+  if call[3] == nil then return wrk.format("GET", call[1]) end
+  return wrk.format("POST", call[1], {["Content-Type"] = "application/json", ["X-CSRF-Token"] = call[2]}, call[3])
+end
+response = function(status, headers, body)
+  if status == 200 and (not %s or string.find(body, '"accepted": true', 1, true)) then accepted = accepted + 1 end
+end
+done = function(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("accepted") end
+  io.write(string.format("PREFSTREAM %%d %%d %%d\\n", summary.requests, summary.duration, total))
+end
+"""
 
-        async def worker() -> None:
-            nonlocal done, failed, index
-            while time.monotonic() < deadline:
-                call = calls[index % len(calls)]
-                index += 1
-                if await _send(session, base, call):
-                    done += 1
-                else:
-                    failed += 1
 
-        began = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.monotonic() - began
-    return {"requests_per_s": round(done / elapsed), "failed": failed, "requests": done}
+def _lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string of ASCII is a valid Lua string literal
+
+
+def wrk_closed_loop(base: str, calls: list[Call], concurrency: int, seconds: float, folder: Path) -> dict[str, Any]:
+    """Requests/s with `concurrency` connections always busy for `seconds`, driven by wrk (one thread).
+
+    wrk spends a fraction of the CPU per request of the Python aiohttp client that drove this loop
+    before, which took 0.17 ms a request, a third of a core at 2,000/s, on the two cores the
+    server, the broker and the query API stub share. A request counts as done when it answered 200
+    (a POST: with `"accepted": true`).
+    """
+    entries = ",".join("{%s,%s,%s}" % (_lua_string(call.path), _lua_string(call.headers.get("X-CSRF-Token", "")),
+                                       _lua_string(call.body.decode()) if call.body is not None else "nil")
+                       for call in calls)
+    script = folder / "calls.lua"
+    expect_accepted = "true" if any(call.body is not None for call in calls) else "false"
+    script.write_text(WRK_SCRIPT % (entries, expect_accepted))
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk not found: `make bench` installs it (deploy/install-system-deps.sh wrk)")
+    command = [wrk, "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "-s", str(script), base]
+    subprocess.run([*command[:3], "-d2s", *command[4:]], check=True, capture_output=True, timeout=60)  # warm up
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = subprocess.run(command, check=True, capture_output=True, text=True, timeout=seconds + 60)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    generator_cpu = (children_after.ru_utime + children_after.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
+    line = next((line for line in run.stdout.splitlines() if line.startswith("PREFSTREAM ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no summary: {run.stdout[-500:]} {run.stderr[-500:]}")
+    requests, micros, done = (int(field) for field in line.split()[1:])
+    return {"requests_per_s": round(done / (micros / 1e6)), "failed": requests - done, "requests": done,
+            "load_generator_cpu_s": generator_cpu}
 
 
 async def open_loop(base: str, calls: list[Call], rate: int, seconds: float) -> dict[str, Any]:
@@ -257,7 +301,8 @@ def run(seconds: float = 8.0, concurrency: int = 64, rate: int = 500, latency_se
     tag = f"{time.time_ns():x}"
     calls = post_calls(customers, tag)
     health = [Call("/health", {}, None)]
-    with warm_broker() as settings:
+    with warm_broker() as settings, tempfile.TemporaryDirectory(prefix="prefstream-bench-web-") as tmp:
+        folder = Path(tmp)
         create_topics(settings)
         stub_port = free_port()
         with process(_serve_stub, stub_port) as stub, \
@@ -269,10 +314,15 @@ def run(seconds: float = 8.0, concurrency: int = 64, rate: int = 500, latency_se
                 pids["broker"] = broker
             plain_pids = pids | {"web": plain_app.pid}
             before = _events_on_log(settings)
+            def wrk_loop(url: str, chosen: list[Call]) -> Any:
+                async def phase() -> dict[str, Any]:
+                    return await asyncio.to_thread(wrk_closed_loop, url, chosen, concurrency, seconds, folder)
+                return phase()
+
             result: dict[str, Any] = {
-                "health": measured(closed_loop(kafka_app.url, health, concurrency, seconds), pids),
-                "no_kafka": measured(closed_loop(plain_app.url, calls, concurrency, seconds), plain_pids),
-                "kafka": measured(closed_loop(kafka_app.url, calls, concurrency, seconds), pids),
+                "health": measured(wrk_loop(kafka_app.url, health), pids),
+                "no_kafka": measured(wrk_loop(plain_app.url, calls), plain_pids),
+                "kafka": measured(wrk_loop(kafka_app.url, calls), pids),
             }
             result["no_kafka"]["latency"] = measured(open_loop(plain_app.url, calls, rate, latency_seconds), plain_pids)
             result["kafka"]["latency"] = measured(open_loop(kafka_app.url, calls, rate, latency_seconds), pids)
