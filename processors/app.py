@@ -38,7 +38,7 @@ from processors import metrics, parking
 from processors.admission import admit_for_fold, rejection
 from processors.durable_table import DurableTable
 from processors.fetching import DEFAULT_FETCH_MIN_BYTES, DEFAULT_FETCH_WAIT_MS, tune_fetches
-from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
+from processors.fold import apply, empty_state, identities, is_erased, may_change_identities, profile_bytes, profile_time
 from processors.gaps import GapGuard
 from processors.intake import drain_in_batches
 from processors.outputs import Delivery, Outputs, OutputsLost
@@ -136,6 +136,8 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         else:
             metrics.PROFILES_EMITTED.inc()
             outputs.send(PROFILES, key, profile_bytes(after, profile_time(after)))
+        if not (redelivery or may_change_identities(event)):
+            return
         old_ids, new_ids = set(identities(before)), set(identities(after))
         for identifier in sorted(new_ids if redelivery else new_ids - old_ids):
             outputs.send(IDENTITY_LINKS, identifier.encode(), key)

@@ -260,6 +260,11 @@ def is_erased(state: State) -> bool:
     return state.erased is not None and not state.registers
 
 
+def may_change_identities(event: dict[str, Any]) -> bool:
+    """Whether folding `event` can change `identities`: only a contact change or an erasure can."""
+    return any("action" in change or change.keys() == {"reason"} for change in event["changes"])
+
+
 def identities(state: State) -> list[str]:
     """The customer's identifiers in subject syntax (email:…, phone:…), for identity resolution."""
     found = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.fold import apply, fold, merge, profile_time, to_profile
+from processors.fold import apply, fold, identities, may_change_identities, merge, profile_time, to_profile
 from schemas.codec import encode_profile
 from tests import factories as f
 from tests.strategies import events
@@ -105,3 +105,21 @@ def test_erasure_removes_older_fields_and_blocks_late_events() -> None:
 def test_profile_time_is_the_latest_occurred_at_whatever_the_order() -> None:
     history = [f.event("c", [f.attribute("k", str(i))], f.at(i)) for i in (3, 9, 1)]
     assert profile_time(fold("c", history)) == f.at(9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events(max_size=8), st.data())
+def test_identities_change_only_through_events_that_may_change_them(history, data) -> None:
+    """The processor skips computing identity links for events `may_change_identities` rules out."""
+    event = data.draw(st.sampled_from(history))
+    state = fold("cust-1", [other for other in history if other is not event])
+    if not may_change_identities(event):
+        assert identities(apply(state, event)) == identities(state)
+
+
+def test_a_new_contact_point_and_an_erasure_may_change_identities() -> None:
+    added = f.event("cust-1", [f.contact("EMAIL", "a@x.com", "ADD")], f.at(1))
+    assert may_change_identities(added) and identities(fold("cust-1", [added])) == ["email:a@x.com"]
+    erasure = f.event("cust-1", [f.erasure()], f.at(2), event_id="erase")
+    assert may_change_identities(erasure) and identities(fold("cust-1", [added, erasure])) == []
+    assert not may_change_identities(f.event("cust-1", [f.suppression(None, True)], f.at(3)))
