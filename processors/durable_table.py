@@ -20,9 +20,8 @@ rebalance) sees the databases between a batch's first write and its `write_pendi
 
 from __future__ import annotations
 
-from typing import Any
-
 from json.encoder import encode_basestring_ascii
+from typing import Any
 
 import faust
 from rocksdict import WriteBatch

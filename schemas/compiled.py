@@ -10,11 +10,14 @@ They are exact, never approximately right:
   value that fits the schema; a construct the compiler does not know (float, double, fixed, map,
   a union of several non-null branches, another logical type) is handed to fastavro.
 - `compile_writer(schema, strict=True)` is for values nobody has checked: it raises `Unfit` on
-  any value fastavro's `validate` would refuse (and on some it would take), so whatever it
-  writes is fastavro's bytes, and the caller lets fastavro decide the rest. Being strict, it
-  also compiles a union of records (the event's changes): fastavro writes the first valid branch
-  sharing the most fields with the value, which is the branch whose fields are exactly the
-  value's keys unless an earlier branch has all those fields too (such values go to fastavro).
+  any value fastavro's `validate` would refuse (and on some it would take). It also compiles a
+  union of records (the event's changes), and there it is stricter than fastavro on purpose: a
+  record is written as the branch whose fields are exactly its keys, or not at all. fastavro
+  writes the first branch the value validates against that shares the most fields with it, so
+  an erasure `{"reason": "OTHER"}` became a Suppression of every channel (a Suppression's other
+  fields have defaults, and OTHER is a suppression reason), and a frequency change with an
+  out-of-range `max_per_week` became one too. Where fastavro picks the exact branch (every
+  valid record whose keys are a branch's fields, but that erasure), the bytes are fastavro's.
 - `compile_reader(schema)(data, pos)` returns what fastavro's `schemaless_reader` (same writer
   and reader schema) returns, and the end position. It accepts only well-formed input: on
   anything unusual (truncated, an out-of-range enum or union index, a boolean byte other than
@@ -32,9 +35,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastavro import parse_schema, schemaless_writer
-from fastavro.validation import validate
 from fastavro._logical_writers_py import prepare_timestamp_millis
 from fastavro.logical_readers import LOGICAL_READERS
+from fastavro.validation import validate
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -267,20 +270,15 @@ class _Writer(_Generator):
         return self.fallback(schema, expr, pad)
 
     def union_of_records(self, schema: list[Any], expr: str, pad: str) -> list[str]:
-        """A union of records (and null), dispatched on the value's keys; [] when that is not exact."""
+        """A union of records (and null), the branch chosen by the value's keys; [] when not compiled."""
         branches = [self.resolve(branch) for branch in schema]
         records = [(index, branch) for index, branch in enumerate(branches) if _kind(branch) == "record"]
         if len(records) + branches.count("null") != len(branches) or branches.count("null") > 1:
             return []
-        fields = {index: frozenset(field["name"] for field in branch["fields"]) for index, branch in records}
-        # fastavro takes the first valid branch with the most fields in common with the value: an
-        # earlier branch holding all of a branch's fields could win its values, so those go to fastavro.
-        exact = [(index, branch) for index, branch in records
-                 if not any(other < index and fields[index] <= theirs for other, theirs in fields.items())]
-        if not exact:
-            return []
-        records = exact
-        table = self.constant("_branches", {fields[index]: position for position, (index, _) in enumerate(records)})
+        fields = [frozenset(field["name"] for field in branch["fields"]) for _, branch in records]
+        if len(set(fields)) != len(fields):
+            return []  # two branches with the same fields: the keys cannot tell them apart
+        table = self.constant("_branches", {names: position for position, names in enumerate(fields)})
         var, position = self.fresh("u"), self.fresh("k")
         lines = [f"{pad}{var} = {expr}"]
         if "null" in branches:
@@ -323,7 +321,7 @@ def _validated(write: Callable[[Any], bytes], schema: Any, named: dict[str, Any]
 
     def checked(value: Any) -> bytes:
         if not validate(value, parsed, raise_errors=False):
-            raise Unfit(repr(value))
+            raise Unfit("refused by fastavro's validate")
         return write(value)
 
     return checked
