@@ -5,8 +5,8 @@ A freshly started JVM runs Kafka's request path interpreted while its JIT compil
 request handlers, and a processor pass over the same backlog went from 5,600 to 8,100 events/s
 between the first and third run on one broker. A broker in service has long been compiled, so
 a benchmark that starts its own broker first drives produce, fetch and commit traffic through
-it, with the clients and settings prefstream uses, before it measures anything. A cluster given
-in KAFKA_BOOTSTRAP (or one `make bench` started and warmed for all its parts) is used as it is.
+it, with the clients and settings prefstream uses, before it measures anything (`make bench`:
+every part warms the broker it starts). A cluster given in KAFKA_BOOTSTRAP is used as it is.
 """
 
 from __future__ import annotations
