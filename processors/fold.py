@@ -125,6 +125,14 @@ def _optional_ms(moment: datetime | None) -> int | None:
     return None if moment is None else millis(moment)
 
 
+def _is_contact_change(change: dict[str, Any]) -> bool:
+    return "action" in change
+
+
+def _is_erasure(change: dict[str, Any]) -> bool:
+    return change.keys() == {"reason"}
+
+
 def _writes(change: dict[str, Any]) -> list[tuple[Key, int, dict[str, Any]]]:
     """The registers one change writes: (key, rank, value)."""
     if "status" in change:
@@ -142,7 +150,7 @@ def _writes(change: dict[str, Any]) -> list[tuple[Key, int, dict[str, Any]]]:
     if "time_zone" in change:
         value = {"start": change["start"], "end": change["end"], "time_zone": change["time_zone"]}
         return [(("quiet_hours",), 0, value)]
-    if "action" in change:
+    if _is_contact_change(change):
         kind, contact = change["kind"], change["value"]
         if kind == "EMAIL":
             contact = contact.lower()
@@ -157,7 +165,7 @@ def _writes(change: dict[str, Any]) -> list[tuple[Key, int, dict[str, Any]]]:
     if "active" in change:
         value = {"active": change["active"], "reason": change["reason"]}
         return [(("suppression", change["channel"] or ""), 1 if change["active"] else 0, value)]
-    if set(change) == {"reason"}:
+    if _is_erasure(change):
         return [(("erasure",), ERASURE_RANK, {})]
     raise ValueError(f"not a known change: fields {sorted(change)}")
 
@@ -262,7 +270,7 @@ def is_erased(state: State) -> bool:
 
 def may_change_identities(event: dict[str, Any]) -> bool:
     """Whether folding `event` can change `identities`: only a contact change or an erasure can."""
-    return any("action" in change or change.keys() == {"reason"} for change in event["changes"])
+    return any(_is_contact_change(change) or _is_erasure(change) for change in event["changes"])
 
 
 def identities(state: State) -> list[str]:

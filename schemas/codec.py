@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro import parse_schema, schemaless_reader
 from fastavro.schema import fingerprint as _hex_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
@@ -87,9 +87,9 @@ class SchemaFamily:
     by_fingerprint: dict[bytes, dict[str, Any]]
     current: dict[str, Any]
     current_fingerprint: bytes
+    writer: Any = field(compare=False, repr=False)
     fast_reader: Any = field(default=None, compare=False, repr=False)
     millis_reader: Any = field(default=None, compare=False, repr=False)
-    fast_writer: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def load(cls, directory: Path, reader_version: int | None = None) -> SchemaFamily:
@@ -101,24 +101,16 @@ class SchemaFamily:
         by_fingerprint = {fingerprint(schema): schema for schema in versions.values()}
         current = versions[max(versions) if reader_version is None else reader_version]
         current_fingerprint = fingerprint(current)
-        return cls(directory.name, versions, by_fingerprint, current, current_fingerprint, _compiled_reader(current),
-                   _compiled_reader(current, epoch_millis=True), compile_writer(current, strict=True))
+        return cls(directory.name, versions, by_fingerprint, current, current_fingerprint, compile_writer(current, strict=True),
+                   _compiled_reader(current), _compiled_reader(current, epoch_millis=True))
 
     def encode(self, record: dict[str, Any]) -> bytes:
         """Encode `record` with the current schema as a single object."""
-        if self.fast_writer is not None:
-            try:
-                return MARKER + self.current_fingerprint + self.fast_writer(record)
-            except Exception as error:  # noqa: BLE001 - whatever the value made the generated code raise
-                # the error's kind only: its text may quote a value, and values may be personal data
-                raise EncodeError(f"{self.name}: record does not fit the schema ({type(error).__name__})") from None
-        buffer = io.BytesIO()
-        buffer.write(MARKER + self.current_fingerprint)
         try:
-            schemaless_writer(buffer, self.current, record)
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
-            raise EncodeError(f"{self.name}: record does not fit the schema: {error}") from None
-        return buffer.getvalue()
+            return MARKER + self.current_fingerprint + self.writer(record)
+        except Exception as error:  # noqa: BLE001 - whatever the value made the generated code raise
+            # the error's kind only: its text may quote a value, and values may be personal data
+            raise EncodeError(f"{self.name}: record does not fit the schema ({type(error).__name__})") from None
 
     def decode(self, data: bytes) -> dict[str, Any]:
         """Decode a single object written with any stored version, resolved to the current one."""

@@ -81,8 +81,7 @@ def _change_problems(path: str, change: dict[str, Any]) -> list[Problem]:
     if change.get("max_per_week") is not None and change["max_per_week"] < 0:
         problems.append(Problem(f"{path}.max_per_week", "must not be negative"))
     elif change.get("max_per_week") is not None and change["max_per_week"] > MAX_PER_WEEK:
-        # Beyond an Avro int, fastavro took the change for the first union branch it fitted, a
-        # Suppression of every channel, and wrote that: refused here, before anything is encoded.
+        # beyond an Avro int: the codec would refuse it too, this tells the sender which field
         problems.append(Problem(f"{path}.max_per_week", f"must be at most {MAX_PER_WEEK}"))
     return problems
 

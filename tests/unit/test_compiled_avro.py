@@ -145,7 +145,11 @@ def test_the_reader_reads_bytes_long_arrays_and_negative_block_counts(raw, flags
 
 # -- the strict writer: the codec's encoder for records nobody has checked ---------------------
 
-FASTAVRO_WRITES = dataclasses.replace(EVENTS, fast_writer=None)  # the encoder as it was: fastavro writes everything
+def fastavro_encoded(event) -> bytes:
+    """The event as the codec encoded it before: fastavro chose each change's branch."""
+    return MARKER + EVENTS.current_fingerprint + fastavro_bytes(EVENTS.current, event)
+
+
 EDGES = st.sampled_from([2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, 2**63, -(2**63) - 1])  # just in and just out of int and long
 JUNK = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), EDGES, EDGES, st.floats(allow_nan=False), st.text(max_size=3),
                  st.binary(max_size=3), st.lists(st.integers(0, 3), max_size=2), st.tuples(st.text(max_size=2)),
@@ -177,7 +181,7 @@ def expected(event):
             return "EncodeError"
     except Exception:  # noqa: BLE001 - validate raises on some shapes instead of saying False
         return "EncodeError"
-    return MARKER + EVENTS.current_fingerprint + fastavro_bytes(EVENTS.current, exact)
+    return fastavro_encoded(exact)
 
 
 def encoding(codec, record):
@@ -202,7 +206,7 @@ def test_the_strict_writer_writes_every_valid_event_as_fastavro_does(history, pr
 def test_an_event_with_a_wrong_value_anywhere_is_written_as_tagged_or_refused(changes, proof, data) -> None:
     """A field replaced by junk, removed, or joined by an unknown key, at the top, in a change or in
     the proof: fastavro's bytes with each change tagged as the branch of exactly its keys, when
-    fastavro's `validate` takes that, else an EncodeError."""
+    fastavro's `validate` takes that, else an EncodeError (also, on purpose, for bytes as an array)."""
     event = f.event("cust-1", [dict(item) for item in changes], f.at(2), proof=proof)
     targets = [event, *event["changes"], *([event["proof"]] if event["proof"] else [])]
     target = data.draw(st.sampled_from(targets))
@@ -214,7 +218,18 @@ def test_an_event_with_a_wrong_value_anywhere_is_written_as_tagged_or_refused(ch
         del target[key]
     else:
         target[data.draw(st.text(min_size=1, max_size=3))] = data.draw(JUNK)
-    assert encoding(EVENTS, event) == expected(event)
+    outcome = encoding(EVENTS, event)
+    if outcome == "EncodeError" and channels_not_a_list(event):
+        return  # stricter than validate on purpose: bytes pass as a sequence there, not here
+    assert outcome == expected(event)
+
+
+def channels_not_a_list(event) -> bool:
+    """Whether a change's `channels` (an array) holds something other than a list or tuple."""
+    changes = event.get("changes")
+    return isinstance(changes, list) and any(
+        isinstance(change, dict) and "channels" in change and type(change["channels"]) not in (list, tuple)
+        for change in changes)
 
 
 def test_a_change_is_written_as_the_branch_of_exactly_its_keys() -> None:
@@ -222,12 +237,12 @@ def test_a_change_is_written_as_the_branch_of_exactly_its_keys() -> None:
     # every channel (the first branch it validates against with as many fields in common).
     erasure = f.event("cust-1", [{"reason": "OTHER"}], f.at(0))
     suppression = [{"channel": None, "active": True, "reason": "OTHER"}]
-    assert decode_event(FASTAVRO_WRITES.encode(erasure))["changes"] == suppression
+    assert decode_event(fastavro_encoded(erasure))["changes"] == suppression
     assert decode_event(encode_event(erasure))["changes"] == [{"reason": "OTHER"}]
     # and a frequency change whose max_per_week is no Avro int, likewise; the codec refuses it, and
     # validation tells the sender first
     too_big = f.event("cust-1", [f.frequency("DAILY", channel=None) | {"max_per_week": 2**40}], f.at(0))
-    assert decode_event(FASTAVRO_WRITES.encode(too_big))["changes"] == suppression
+    assert decode_event(fastavro_encoded(too_big))["changes"] == suppression
     with pytest.raises(EncodeError):
         encode_event(too_big)
     assert [problem.path for problem in validate_event(too_big, f.at(0))] == ["changes[0].max_per_week"]
