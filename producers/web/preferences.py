@@ -142,7 +142,7 @@ def parse_form(form: Mapping[str, str], config: WebConfig, asked: list[Question]
     desired |= {f"topic:{t.code}": f"topic.{t.code}" in form for t in config.topics}
     desired["cadence"] = _blank(form.get("cadence"))
     pause = form.get("pause", "keep")
-    desired["pause"] = int(pause) if pause.isdigit() else pause
+    desired["pause"] = int(pause) if pause.isascii() and pause.isdigit() else pause  # "¹" is a digit int() refuses
     start, end = _blank(form.get("quiet_start")), _blank(form.get("quiet_end"))
     desired["quiet"] = (start, end, _blank(form.get("quiet_zone")) or "UTC") if start or end else None
     desired["email"] = _blank(form.get("email"))

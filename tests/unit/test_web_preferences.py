@@ -125,6 +125,11 @@ def test_bad_form_values_are_problems_not_changes() -> None:
     assert sorted(p.path for p in problems) == ["cadence", "email", "pause", "phone", "quiet"]
 
 
+def test_a_pause_of_a_digit_int_cannot_read_is_a_problem_not_a_crash() -> None:
+    _, problems = parse_form({"pause": "\u00b9"}, CONFIG, [])  # superscript one: str.isdigit() says yes (the fuzz test found it)
+    assert [p.path for p in problems] == ["pause"]
+
+
 def test_json_requests_change_only_what_they_name() -> None:
     desired, problems = parse_json({"consents": {"PUSH": True}, "answers": {"interests": "Kids"}}, CONFIG)
     assert problems == []
