@@ -7,8 +7,9 @@ so every table write lands on the partition that owns its key and no two steps i
   is folded at once; an identifier subject is resolved through the `identities` table and
   re-sent to `prefstream-customer-events` keyed by the customer, or parked until it is known;
 - `prefstream-customer-events` (keyed by customer id): resolved events, folded;
-- `prefstream-identity-links` (keyed by identifier): which customer claims an identifier (null:
-  none any more); updates `identities` and releases the identifier's parked events.
+- `prefstream-identity-links` (keyed by identifier): which customer claims an identifier, or a
+  release by the customer that let go of it (`processors.identity_links`); updates `identities`
+  and releases the identifier's parked events.
 
 The records come in batches straight from Faust's fetch loop (`processors.intake`); each record
 is folded in order and every output sent through one confluent-kafka producer
@@ -38,8 +39,11 @@ from processors import metrics, parking
 from processors.admission import admit_for_fold, rejection
 from processors.durable_table import DurableTable
 from processors.fetching import DEFAULT_FETCH_MIN_BYTES, DEFAULT_FETCH_WAIT_MS, tune_fetches
-from processors.fold import apply, empty_state, identities, is_erased, may_change_identities, profile_bytes, profile_time
+from processors.fold import (
+    apply, empty_state, identities, is_erased, may_change_identities, profile_bytes, profile_time, released_identities,
+)
 from processors.gaps import GapGuard
+from processors.identity_links import release_applies, release_headers, releaser
 from processors.intake import drain_in_batches
 from processors.outputs import Delivery, Outputs, OutputsLost
 from processors.positions import StartOffsets, starts_after_seek, unsought
@@ -121,7 +125,8 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         raw = profiles.get(customer, partition)
         before = decode_state(raw) if raw is not None else empty_state(customer)
         after = apply(before, event)
-        if after != before:
+        changed = after != before
+        if changed:
             metrics.EVENTS_FOLDED.inc()
         elif redelivery:
             metrics.OUTPUTS_REEMITTED.inc()
@@ -136,17 +141,25 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         else:
             metrics.PROFILES_EMITTED.inc()
             outputs.send(PROFILES, key, profile_bytes(after, profile_time(after)))
-        if not (redelivery or may_change_identities(event)):
-            return
-        old_ids, new_ids = set(identities(before)), set(identities(after))
-        for identifier in sorted(new_ids if redelivery else new_ids - old_ids):
+        if changed:
+            if not may_change_identities(event):
+                return
+            old_ids, new_ids = set(identities(before)), set(identities(after))
+            claims, releases = new_ids - old_ids, old_ids - new_ids
+        else:  # a possible redelivery: the links of its first fold may never have reached Kafka
+            claims, releases = set(identities(after)), set(released_identities(after))
+        for identifier in sorted(claims):
             outputs.send(IDENTITY_LINKS, identifier.encode(), key)
-        for identifier in sorted(old_ids - new_ids):
-            outputs.send(IDENTITY_LINKS, identifier.encode(), None)
+        for identifier in sorted(releases):
+            outputs.send(IDENTITY_LINKS, identifier.encode(), None, headers=release_headers(key))
 
-    def on_link(identifier: str, customer: bytes | None, partition: int) -> None:
+    def on_link(identifier: str, customer: bytes | None, partition: int, headers: Any) -> None:
         if customer is None:
-            identity.delete(identifier, partition)
+            current = identity.get(identifier, partition)
+            if release_applies(current, releaser(headers)):
+                identity.delete(identifier, partition)
+            elif current is not None:  # released by a customer it no longer points to: claim it again
+                outputs.send(IDENTITY_LINKS, identifier.encode(), current)
             return
         identity.set(identifier, customer, partition)
         waiting = parked.get(identifier, partition)
@@ -216,7 +229,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         redelivery = window.contains(message.tp, message.generation_id, message.offset)
         began = time.perf_counter()
         if message.topic == IDENTITY_LINKS:
-            on_link(message.key.decode(), message.value, message.partition)
+            on_link(message.key.decode(), message.value, message.partition, message.headers)
         else:
             on_event(message, redelivery)
         metrics.FOLD_SECONDS.observe(time.perf_counter() - began)

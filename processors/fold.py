@@ -275,9 +275,18 @@ def may_change_identities(event: dict[str, Any]) -> bool:
 
 def identities(state: State) -> list[str]:
     """The customer's identifiers in subject syntax (email:…, phone:…), for identity resolution."""
+    return _identifiers(state, present=True)
+
+
+def released_identities(state: State) -> list[str]:
+    """The identifiers the customer once had and removed (their contact register says absent)."""
+    return _identifiers(state, present=False)
+
+
+def _identifiers(state: State, present: bool) -> list[str]:
     found = []
     for key, register in state.registers.items():
-        if key[0] == "contact" and register.value["present"] and key[1] in _CONTACT_KEYS:
+        if key[0] == "contact" and register.value["present"] == present and key[1] in _CONTACT_KEYS:
             found.append(f"{_CONTACT_KEYS[key[1]]}:{key[2]}")
     return sorted(found)
 

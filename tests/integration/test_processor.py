@@ -12,8 +12,9 @@ import pytest
 
 from prefstream.dlq import read_headers
 from prefstream.settings import Settings
-from prefstream.topics import DLQ, PROFILES, create_topics
+from prefstream.topics import DLQ, IDENTITY_LINKS, PROFILES, create_topics
 from processors.fold import fold, profile_time, to_profile
+from processors.identity_links import RELEASED_BY
 from processors.routing import restricts_contact
 from schemas.codec import decode_profile, encode_event, encode_profile
 from tests import factories as f
@@ -161,6 +162,36 @@ def test_sms_stop_from_an_unknown_phone_suppresses_that_phone_at_once(kafka: Set
     publish(kafka, [claim])
     expected = expected_profiles({customer: [claim, stop]})
     assert_profiles_equal(wait_for_profiles(kafka, expected), expected)
+
+
+def wait_for_claim(worker: Worker, identifier: str, customer: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while (found := worker.get(f"/identities/{identifier}/")) != (200, {"customer_id": customer}):
+        assert time.monotonic() < deadline, f"{identifier} not claimed by {customer}: {found}"
+        time.sleep(0.2)
+
+
+def test_a_release_arriving_after_another_customers_claim_leaves_that_claim(kafka: Settings, worker_factory, unique: str) -> None:
+    """An email moves from one customer to another; the old owner's drop of it is folded last."""
+    email, first, second = f"{unique}@example.com", f"{unique}-first", f"{unique}-second"
+    worker = worker_factory()
+    worker.wait_ready()
+    publish(kafka, [f.event(first, [f.contact("EMAIL", email)], f.at(0))])
+    wait_for_claim(worker, f"email:{email}", first)
+    taken = f.event(second, [f.contact("EMAIL", email)], f.at(10))
+    publish(kafka, [taken])
+    wait_for_claim(worker, f"email:{email}", second)
+    publish(kafka, [f.event(first, [f.contact("EMAIL", email, "REMOVE")], f.at(5))])
+    key = f"email:{email}".encode()
+    links = read_all(kafka, IDENTITY_LINKS, lambda ms: [m.value() for m in ms if m.key() == key][-2:] == [None, second.encode()])
+    release = next(m for m in links if m.key() == key and m.value() is None)
+    assert release.headers() == [(RELEASED_BY, first.encode())]
+    # mail sent to the address reaches the customer who has it now, not the parked events
+    later = f.event(f"email:{email}", [f.consent("EMAIL", "OPTED_OUT")], f.at(20))
+    publish(kafka, [later])
+    expected = expected_profiles({second: [taken, later]})
+    assert_profiles_equal(wait_for_profiles(kafka, expected), expected)
+    assert worker.get(f"/identities/email:{email}/") == (200, {"customer_id": second})
 
 
 def test_a_worker_that_has_folded_nothing_yet_answers_queries(kafka: Settings, worker_factory, unique: str) -> None:

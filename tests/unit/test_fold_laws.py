@@ -5,7 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.fold import apply, fold, identities, may_change_identities, merge, profile_time, to_profile
+from processors.fold import (
+    apply, fold, identities, is_erased, may_change_identities, merge, profile_time, released_identities, to_profile,
+)
 from schemas.codec import encode_profile
 from tests import factories as f
 from tests.strategies import events
@@ -123,3 +125,24 @@ def test_a_new_contact_point_and_an_erasure_may_change_identities() -> None:
     erasure = f.event("cust-1", [f.erasure()], f.at(2), event_id="erase")
     assert may_change_identities(erasure) and identities(fold("cust-1", [added, erasure])) == []
     assert not may_change_identities(f.event("cust-1", [f.suppression(None, True)], f.at(3)))
+
+
+def test_a_removed_contact_point_is_released_until_it_is_added_again() -> None:
+    history = [f.event("c", [f.contact("EMAIL", "A@x.com"), f.contact("PHONE", "+15550001")], f.at(1), event_id="add"),
+               f.event("c", [f.contact("EMAIL", "a@x.com", "REMOVE")], f.at(2), event_id="drop")]
+    state = fold("c", history)
+    assert (identities(state), released_identities(state)) == (["phone:+15550001"], ["email:a@x.com"])
+    again = fold("c", [*history, f.event("c", [f.contact("EMAIL", "a@x.com")], f.at(3), event_id="again")])
+    assert (identities(again), released_identities(again)) == (["email:a@x.com", "phone:+15550001"], [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(events(max_size=8), st.integers(min_value=0, max_value=8))
+def test_an_identifier_once_claimed_stays_claimed_or_released_until_an_erasure(history, cut) -> None:
+    """A redelivered fold re-sends the claims and the releases of its state: together they cover
+    every identifier the customer ever claimed, so no lost release goes unsent."""
+    earlier, whole = fold("cust-1", history[:cut]), fold("cust-1", history)
+    claimed, released = set(identities(whole)), set(released_identities(whole))
+    assert not claimed & released
+    if whole.erased is None and not is_erased(earlier):
+        assert set(identities(earlier)) <= claimed | released
