@@ -186,7 +186,7 @@ def test_a_release_arriving_after_another_customers_claim_leaves_that_claim(kafk
     links = read_all(kafka, IDENTITY_LINKS, lambda ms: [m.value() for m in ms if m.key() == key][-2:] == [None, second.encode()])
     release = next(m for m in links if m.key() == key and m.value() is None)
     assert release.headers() == [(RELEASED_BY, first.encode())]
-    # mail sent to the address reaches the customer who has it now, not the parked events
+    # an event addressed to the email now folds into the customer who has it, instead of being parked
     later = f.event(f"email:{email}", [f.consent("EMAIL", "OPTED_OUT")], f.at(20))
     publish(kafka, [later])
     expected = expected_profiles({second: [taken, later]})
