@@ -225,11 +225,9 @@ class _Writer(_Generator):
         if kind == "null":
             return self.check(expr, f"{expr} is None", pad)
         if kind == "boolean":
-            if self.strict:
-                var = self.fresh("b")
-                return [f"{pad}{var} = {expr}", *self.check(var, f"{var} is True or {var} is False", pad),
-                        f"{pad}out += b'\\x01' if {var} else b'\\x00'"]
-            return [f"{pad}out += b'\\x01' if {expr} else b'\\x00'"]
+            var = self.fresh("b")
+            return [f"{pad}{var} = {expr}", *self.check(var, f"{var} is True or {var} is False", pad),
+                    f"{pad}out += b'\\x01' if {var} else b'\\x00'"]
         if kind in ("int", "long"):
             var = self.fresh("n")
             bounds = "_INT" if kind == "int" else "_LONG"
@@ -237,14 +235,10 @@ class _Writer(_Generator):
                     f"{pad}out += _SMALL[{var}] if 0 <= {var} < 64 else _zz({var})"]
         if kind in ("string", "bytes"):
             var, size = self.fresh("s"), self.fresh("n")
-            if self.strict:
-                kinds = "is str" if kind == "string" else "in (bytes, bytearray)"
-                encode = ".encode()" if kind == "string" else ""
-                return [f"{pad}{var} = {expr}", *self.check(var, f"{var}.__class__ {kinds}", pad),
-                        f"{pad}{var} = {var}{encode}", f"{pad}{size} = len({var})",
-                        f"{pad}out += _SMALL[{size}] if {size} < 64 else _zz({size})", f"{pad}out += {var}"]
-            encode = ".encode()" if kind == "string" else ""
-            return [f"{pad}{var} = {expr}{encode}", f"{pad}{size} = len({var})",
+            string = kind == "string"
+            checked = self.check(var, f"{var}.__class__ {'is str' if string else 'in (bytes, bytearray)'}", pad)
+            encoded = [f"{pad}{var} = {var}.encode()"] if string else []
+            return [f"{pad}{var} = {expr}", *checked, *encoded, f"{pad}{size} = len({var})",
                     f"{pad}out += _SMALL[{size}] if {size} < 64 else _zz({size})", f"{pad}out += {var}"]
         if kind == "enum":
             table = self.constant("_enum", {symbol: zigzag(index) for index, symbol in enumerate(schema["symbols"])})
