@@ -110,6 +110,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     tables = {name: app.Table(name, key_type=str, value_type=bytes, options=rocksdb) for name in TABLES}
     outputs = Outputs(settings)
     durable = [DurableTable(tables[name], outputs) for name in TABLES]
+    tally = metrics.FoldTally()  # the fold outcomes of the batch being folded, published after it
     profiles, identity, parked = durable
     source = app.topic(EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS, key_type=bytes, value_type=bytes)
 
@@ -127,19 +128,19 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         after = apply(before, event)
         changed = after != before
         if changed:
-            metrics.EVENTS_FOLDED.inc()
+            tally.folded += 1
         elif redelivery:
-            metrics.OUTPUTS_REEMITTED.inc()
+            tally.reemitted += 1
         else:
-            metrics.EVENTS_DUPLICATE.inc()
+            tally.duplicates += 1
             return
         profiles.set(customer, encode_state(after), partition)
         key = customer.encode()
         if is_erased(after):
-            metrics.TOMBSTONES_EMITTED.inc()
+            tally.tombstones += 1
             outputs.send(PROFILES, key, None)
         else:
-            metrics.PROFILES_EMITTED.inc()
+            tally.profiles += 1
             outputs.send(PROFILES, key, profile_bytes(after, profile_time(after)))
         if changed:
             if not may_change_identities(event):
@@ -232,7 +233,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
             on_link(message.key.decode(), message.value, message.partition, message.headers)
         else:
             on_event(message, redelivery)
-        metrics.FOLD_SECONDS.observe(time.perf_counter() - began)
+        tally.timed(time.perf_counter() - began)
         return True
 
     def report_lag(batch: list[Any]) -> None:
@@ -257,6 +258,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         folded = [message for message in batch if message.generation_id == generation and process(message)]
         for table in durable:
             table.write_pending()
+        tally.publish()
         delivering.put_nowait((folded, outputs.seal()))
         report_lag(batch)
         await rewind_gaps()

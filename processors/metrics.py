@@ -1,8 +1,20 @@
-"""Prometheus metrics of the stream processor."""
+"""Prometheus metrics of the stream processor.
+
+What every fold does (its outcome, its time) is tallied in plain ints by a `FoldTally` and given
+to Prometheus once per batch: a prometheus-client counter or histogram takes a lock on each
+update, 2 us an event for the three a fold made (0.45 us tallied).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import threading
+from bisect import bisect_left
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 EVENTS_FOLDED = Counter("prefstream_processor_events_folded_total", "Events folded into a profile")
 OUTPUTS_REEMITTED = Counter(
@@ -14,11 +26,6 @@ PROFILES_EMITTED = Counter("prefstream_processor_profiles_emitted_total", "Profi
 TOMBSTONES_EMITTED = Counter("prefstream_processor_tombstones_emitted_total", "Erasures produced as tombstones")
 IDENTIFIERS_PARKED = Counter("prefstream_processor_identifiers_parked_total", "Events parked for an unknown identifier")
 PARKED_RELEASED = Counter("prefstream_processor_parked_released_total", "Parked events re-sent to their customer")
-FOLD_SECONDS = Histogram(
-    "prefstream_processor_fold_seconds",
-    "Decode, fold and encode time of one event",
-    buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
-)
 CONSUMER_LAG = Gauge("prefstream_processor_consumer_lag", "Records not yet processed, per topic", ["topic"])
 STALLED_PARTITIONS_RESUMED = Counter(
     "prefstream_processor_stalled_partitions_resumed_total", "Idle source partitions with unread records that were re-read"
@@ -26,3 +33,63 @@ STALLED_PARTITIONS_RESUMED = Counter(
 GAPS_REWOUND = Counter(
     "prefstream_processor_gaps_rewound_total", "Source partitions sought back because records before a delivered one were missing"
 )
+FOLD_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05)  # upper bounds, seconds
+
+
+class FoldSeconds(Collector):
+    """The histogram `prefstream_processor_fold_seconds`, added to a batch at a time."""
+
+    name = "prefstream_processor_fold_seconds"
+
+    def __init__(self) -> None:
+        self._counts = [0] * (len(FOLD_BUCKETS) + 1)  # per bucket, not cumulative; the last is +Inf
+        self._sum = 0.0
+        self._lock = threading.Lock()  # a scrape may come from another thread than the fold's
+
+    def add(self, counts: list[int], seconds: float) -> None:
+        """Add per-bucket counts (as `FoldTally` keeps them) and their total time."""
+        with self._lock:
+            self._counts = [mine + theirs for mine, theirs in zip(self._counts, counts, strict=True)]
+            self._sum += seconds
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        """The histogram as Prometheus exposes it: cumulative buckets, sum and count."""
+        with self._lock:
+            counts, total = list(self._counts), self._sum
+        cumulative, buckets = 0, []
+        for bound, count in zip((*map(floatToGoString, FOLD_BUCKETS), "+Inf"), counts, strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        yield HistogramMetricFamily(self.name, "Decode, fold and encode time of one event", buckets=buckets, sum_value=total)
+
+
+FOLD_SECONDS = FoldSeconds()
+REGISTRY.register(FOLD_SECONDS)
+
+
+class FoldTally:
+    """One batch's fold outcomes and times, in plain ints until `publish()`."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.folded = self.reemitted = self.duplicates = self.profiles = self.tombstones = 0
+        self._counts = [0] * (len(FOLD_BUCKETS) + 1)
+        self._seconds = 0.0
+
+    def timed(self, seconds: float) -> None:
+        """Count one fold that took `seconds`."""
+        self._counts[bisect_left(FOLD_BUCKETS, seconds)] += 1  # bucket i holds FOLD_BUCKETS[i-1] < s <= FOLD_BUCKETS[i]
+        self._seconds += seconds
+
+    def publish(self) -> None:
+        """Add the tally to the Prometheus metrics and start a new one."""
+        for counter, count in ((EVENTS_FOLDED, self.folded), (OUTPUTS_REEMITTED, self.reemitted),
+                               (EVENTS_DUPLICATE, self.duplicates), (PROFILES_EMITTED, self.profiles),
+                               (TOMBSTONES_EMITTED, self.tombstones)):
+            if count:
+                counter.inc(count)
+        if any(self._counts):
+            FOLD_SECONDS.add(self._counts, self._seconds)
+        self._reset()
