@@ -26,6 +26,7 @@ from prefstream.settings import Settings
 
 CLOSE_TIMEOUT_SECONDS = 10.0  # what is not delivered by then is re-read after the restart
 POLL_SECONDS = 0.05  # the delivery thread's longest wait for a report (it wakes on each one)
+ANY_PARTITION = -1  # RD_KAFKA_PARTITION_UA: the configured partitioner picks
 
 
 class OutputsLost(RuntimeError):
@@ -100,14 +101,16 @@ class Outputs:
         self._poller = threading.Thread(target=self._serve_reports, name="outputs-delivery", daemon=True)
         self._poller.start()
 
-    def send(self, topic: str, key: bytes, value: bytes | None, partition: int | None = None,
+    def send(self, topic: str, key: bytes, value: bytes | None, partition: int = ANY_PARTITION,
              headers: Sequence[tuple[str, bytes]] | None = None) -> None:
         """Queue one record (partitioned by murmur2 of the key unless `partition` is given) in the open batch."""
-        extra = {} if partition is None else {"partition": partition}
         delivery = self._open
         while True:
             try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=delivery.report, **extra)
+                if headers is None:  # positional arguments: keywords cost half the call (1.3 vs 0.7 us)
+                    self._producer.produce(topic, value, key, partition, delivery.report)
+                else:
+                    self._producer.produce(topic, value, key, partition, delivery.report, headers=headers)
                 delivery.add()
                 return
             except BufferError:  # the local queue is full: let deliveries drain it
