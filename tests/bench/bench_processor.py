@@ -37,6 +37,9 @@ cluster's older data is neither read nor counted.
   profiles read from its scratch topic: what the broker and this machine allow.
 - Memory: the worker's peak RSS (VmHWM, read before it stops), the plain loop's (getrusage),
   and the worker's RocksDB folder on disk after it stopped.
+- CPU per event over the backlog: the worker's, all threads and its main thread alone (from
+  /proc; the main thread runs the event loop, so the fold, and bounds the worker's rate), and the
+  plain loop's process CPU between its first and last produce.
 """
 
 from __future__ import annotations
@@ -181,6 +184,7 @@ def _plain_loop(settings: Settings, starts: dict[int, int], prefix: str, count: 
     prefix_bytes = prefix.encode()
     seen = 0
     first = last = 0.0
+    cpu_first = cpu_last = 0.0
     last_commit, since_commit = time.monotonic(), 0
     deadline = time.monotonic() + max(120.0, count / 500)
     while seen < count and time.monotonic() < deadline:
@@ -188,8 +192,9 @@ def _plain_loop(settings: Settings, starts: dict[int, int], prefix: str, count: 
             if message.error():
                 continue
             if fold.handle(message):
-                last = time.time()
-                first = first or last
+                last, cpu_last = time.time(), time.process_time()
+                if not first:
+                    first, cpu_first = last, cpu_last
             key = message.key()
             if key is not None and key.startswith(prefix_bytes):
                 seen += 1
@@ -201,6 +206,7 @@ def _plain_loop(settings: Settings, starts: dict[int, int], prefix: str, count: 
     fold.producer.flush(60)
     consumer.close()
     out.put({"events": seen, "events_per_s": round((seen - 1) / max(1e-9, last - first)) if seen > 1 else 0,
+             "cpu_us_per_event": round((cpu_last - cpu_first) / max(1, seen - 1) * 1e6),
              "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "links": fold.links})
 
 
@@ -348,9 +354,12 @@ class WorkerProcess:
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-1500:] if self.log.exists() else ""
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the worker has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    def cpu_seconds(self, event_loop_only: bool = False) -> float:
+        """User + system CPU time the worker has used so far: all its threads, or only the main
+        thread, which runs the event loop and so the fold (librdkafka's and Faust's consumer
+        threads are the rest)."""
+        stat = f"/proc/{self.pid}/task/{self.pid}/stat" if event_loop_only else f"/proc/{self.pid}/stat"
+        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def peak_rss_mb(self) -> float:
@@ -465,17 +474,17 @@ def run_worker(settings: Settings, offsets: dict[str, dict[int, int]], prefix: s
     try:
         deadline = time.monotonic() + max(180.0, count / 500)
         spy_seconds, recorder = 0.0, None
-        cpu_first = wall_first = 0.0
+        cpu_first = loop_cpu_first = wall_first = 0.0
         while (emitted := reader.emitted()) < count and time.monotonic() < deadline:
             worker.check()
             if emitted and not wall_first:
-                cpu_first, wall_first = worker.cpu_seconds(), time.monotonic()
+                cpu_first, loop_cpu_first, wall_first = worker.cpu_seconds(), worker.cpu_seconds(True), time.monotonic()
                 if spy_path:
                     spy_seconds = max(5.0, min(30.0, count / 4000))
                     recorder = start_py_spy(worker.pid, spy_path, spy_seconds)
             time.sleep(0.25)  # each check asks the broker for 12 end offsets
         caught_up = time.time()
-        cpu_busy = worker.cpu_seconds() - cpu_first
+        cpu_busy, loop_cpu_busy = worker.cpu_seconds() - cpu_first, worker.cpu_seconds(True) - loop_cpu_first
         wall_busy = max(1e-9, time.monotonic() - wall_first)
         stop_py_spy(recorder, spy_seconds)
         stamps: list[int] = []
@@ -490,7 +499,8 @@ def run_worker(settings: Settings, offsets: dict[str, dict[int, int]], prefix: s
         throughput = {"events_per_s": round((count - 1) / max(1e-3, (last - first) / 1000)),
                       "startup_s": round(first / 1000 - began, 1), "backlog_s": round(caught_up - began, 1),
                       "profiles": len(stamps), "customers": len(keys),
-                      "cpu_us_per_event": round(cpu_busy / count * 1e6), "cpu_busy_fraction": round(cpu_busy / wall_busy, 2)}
+                      "cpu_us_per_event": round(cpu_busy / count * 1e6), "cpu_busy_fraction": round(cpu_busy / wall_busy, 2),
+                      "event_loop_cpu_us_per_event": round(loop_cpu_busy / count * 1e6)}
         latency: dict[str, Any] | None = None
         if seconds > 0:
             time.sleep(2.0)  # let the worker commit and settle before the paced run
@@ -535,7 +545,7 @@ def measure_round(settings: Settings, folder: Path, events: int, customers: int,
     del records
     try:
         ceiling = (run_plain(settings, offsets[EVENTS], prefix, events, scratch) if plain
-                   else {"events": 0, "events_per_s": 0, "peak_rss_mb": 0.0, "links": 0})
+                   else {"events": 0, "events_per_s": 0, "cpu_us_per_event": 0, "peak_rss_mb": 0.0, "links": 0})
         measured = run_worker(settings, offsets, prefix, events, app_id, folder, rate, seconds, scratch, spy_path,
                               worker_args, worker_env)
         plain_steady = plain_latency(settings, scratch, f"plain{tag}-", rate, seconds) if plain and seconds > 0 else None
@@ -587,7 +597,9 @@ def run(events: int = 50_000, customers: int = 5_000, rate: int = 1000, seconds:
         "partitions": settings.partitions,
         "warm_up_events": warm_up_events,
         "rounds": [{"worker_events_per_s": r["worker"]["events_per_s"], "plain_events_per_s": r["plain"]["events_per_s"],
-                    "ratio": ratios[index], "worker_cpu_us_per_event": r["worker"]["cpu_us_per_event"]}
+                    "ratio": ratios[index], "worker_cpu_us_per_event": r["worker"]["cpu_us_per_event"],
+                    "worker_event_loop_cpu_us_per_event": r["worker"]["event_loop_cpu_us_per_event"],
+                    "plain_cpu_us_per_event": r["plain"]["cpu_us_per_event"]}
                    for index, r in enumerate(measured)],
         "worker": worker,
         "plain": ceiling,
@@ -628,9 +640,11 @@ def markdown(result: dict[str, Any]) -> str:
           if (steady := result.get("plain_latency")) else []),
         "",
         "goals: " + ", ".join(f"{name} {'met' if met else 'NOT met'}" for name, met in result["goals"].items())
-        + f"; worker start-up {worker['startup_s']} s, CPU {worker['cpu_us_per_event']} us/event "
+        + f"; worker start-up {worker['startup_s']} s, CPU {worker['cpu_us_per_event']} us/event, "
+        f"{worker['event_loop_cpu_us_per_event']} of them on its event loop's thread "
         f"({worker['cpu_busy_fraction']:.0%} of a core over the backlog, {latency['worker_cpu_busy_fraction']:.0%} "
-        f"at {latency['rate_per_s']:,}/s); whole benchmark {result['elapsed_s']} s",
+        f"at {latency['rate_per_s']:,}/s); plain loop CPU {plain['cpu_us_per_event']} us/event; "
+        f"whole benchmark {result['elapsed_s']} s",
     ]
     return "\n".join(lines)
 
