@@ -34,9 +34,10 @@ import subprocess
 import tempfile
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -177,10 +178,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured(phase: Any, pids: dict[str, int]) -> dict[str, Any]:
-    """Run the coroutine `phase`; add the CPU milliseconds per request each process spent on it."""
+def measured(phase: Callable[[], dict[str, Any]], pids: dict[str, int]) -> dict[str, Any]:
+    """Run `phase`; add the CPU milliseconds per request each process spent on it."""
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    figures = asyncio.run(phase)
+    figures = phase()
     requests = max(1, figures["requests"])
     figures["cpu_ms_per_request"] = {name: round((cpu_seconds(pid) - before[name]) * 1000 / requests, 3)
                                      for name, pid in pids.items()}
@@ -245,6 +246,11 @@ def wrk_closed_loop(base: str, calls: list[Call], concurrency: int, seconds: flo
     requests, micros, done = (int(field) for field in line.split()[1:])
     return {"requests_per_s": round(done / (micros / 1e6)), "failed": requests - done, "requests": done,
             "load_generator_cpu_s": generator_cpu}
+
+
+def run_open_loop(base: str, calls: list[Call], rate: int, seconds: float) -> dict[str, Any]:
+    """`open_loop` on an event loop of its own."""
+    return asyncio.run(open_loop(base, calls, rate, seconds))
 
 
 async def open_loop(base: str, calls: list[Call], rate: int, seconds: float) -> dict[str, Any]:
@@ -314,18 +320,15 @@ def run(seconds: float = 8.0, concurrency: int = 64, rate: int = 500, latency_se
                 pids["broker"] = broker
             plain_pids = pids | {"web": plain_app.pid}
             before = _events_on_log(settings)
-            def wrk_loop(url: str, chosen: list[Call]) -> Any:
-                async def phase() -> dict[str, Any]:
-                    return await asyncio.to_thread(wrk_closed_loop, url, chosen, concurrency, seconds, folder)
-                return phase()
-
+            closed = partial(wrk_closed_loop, concurrency=concurrency, seconds=seconds, folder=folder)
+            paced = partial(run_open_loop, calls=calls, rate=rate, seconds=latency_seconds)
             result: dict[str, Any] = {
-                "health": measured(wrk_loop(kafka_app.url, health), pids),
-                "no_kafka": measured(wrk_loop(plain_app.url, calls), plain_pids),
-                "kafka": measured(wrk_loop(kafka_app.url, calls), pids),
+                "health": measured(partial(closed, kafka_app.url, health), pids),
+                "no_kafka": measured(partial(closed, plain_app.url, calls), plain_pids),
+                "kafka": measured(partial(closed, kafka_app.url, calls), pids),
             }
-            result["no_kafka"]["latency"] = measured(open_loop(plain_app.url, calls, rate, latency_seconds), plain_pids)
-            result["kafka"]["latency"] = measured(open_loop(kafka_app.url, calls, rate, latency_seconds), pids)
+            result["no_kafka"]["latency"] = measured(partial(paced, plain_app.url), plain_pids)
+            result["kafka"]["latency"] = measured(partial(paced, kafka_app.url), pids)
             result["kafka"]["events_on_log"] = _events_on_log(settings) - before
     kafka, plain = result["kafka"], result["no_kafka"]
     result["ratios"] = {"kafka_vs_no_kafka": round(kafka["requests_per_s"] / max(1, plain["requests_per_s"]), 2),
