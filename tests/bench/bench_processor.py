@@ -475,16 +475,19 @@ def run_worker(settings: Settings, offsets: dict[str, dict[int, int]], prefix: s
         deadline = time.monotonic() + max(180.0, count / 500)
         spy_seconds, recorder = 0.0, None
         cpu_first = loop_cpu_first = wall_first = 0.0
+        emitted_first = 0  # profiles already emitted when the CPU clock started: not in its count
         while (emitted := reader.emitted()) < count and time.monotonic() < deadline:
             worker.check()
             if emitted and not wall_first:
                 cpu_first, loop_cpu_first, wall_first = worker.cpu_seconds(), worker.cpu_seconds(True), time.monotonic()
+                emitted_first = emitted
                 if spy_path:
                     spy_seconds = max(5.0, min(30.0, count / 4000))
                     recorder = start_py_spy(worker.pid, spy_path, spy_seconds)
             time.sleep(0.25)  # each check asks the broker for 12 end offsets
         caught_up = time.time()
         cpu_busy, loop_cpu_busy = worker.cpu_seconds() - cpu_first, worker.cpu_seconds(True) - loop_cpu_first
+        timed_events = max(1, count - emitted_first)
         wall_busy = max(1e-9, time.monotonic() - wall_first)
         stop_py_spy(recorder, spy_seconds)
         stamps: list[int] = []
@@ -499,8 +502,8 @@ def run_worker(settings: Settings, offsets: dict[str, dict[int, int]], prefix: s
         throughput = {"events_per_s": round((count - 1) / max(1e-3, (last - first) / 1000)),
                       "startup_s": round(first / 1000 - began, 1), "backlog_s": round(caught_up - began, 1),
                       "profiles": len(stamps), "customers": len(keys),
-                      "cpu_us_per_event": round(cpu_busy / count * 1e6), "cpu_busy_fraction": round(cpu_busy / wall_busy, 2),
-                      "event_loop_cpu_us_per_event": round(loop_cpu_busy / count * 1e6)}
+                      "cpu_us_per_event": round(cpu_busy / timed_events * 1e6), "cpu_busy_fraction": round(cpu_busy / wall_busy, 2),
+                      "event_loop_cpu_us_per_event": round(loop_cpu_busy / timed_events * 1e6)}
         latency: dict[str, Any] | None = None
         if seconds > 0:
             time.sleep(2.0)  # let the worker commit and settle before the paced run
