@@ -75,9 +75,11 @@ def to_delivery(source: Source, config: SinkConfig) -> Delivery:
 
 def latest_per_customer(deliveries: list[Delivery]) -> list[Delivery]:
     """The last delivery of each customer in arrival order (a key's records share a partition,
-    so arrival order is the profile's order)."""
-    latest: dict[str, Delivery] = {}
+    so arrival order is the profile's order), preceded by the customer's last erasure when
+    something came after it: a target must still erase what it held before."""
+    latest: dict[str, tuple[Delivery, ...]] = {}
     for delivery in deliveries:
-        latest.pop(delivery.customer_id, None)
-        latest[delivery.customer_id] = delivery
-    return list(latest.values())
+        before = latest.pop(delivery.customer_id, ())
+        erasure = () if delivery.erased else tuple(d for d in before if d.erased)
+        latest[delivery.customer_id] = (*erasure, delivery)
+    return [delivery for kept in latest.values() for delivery in kept]

@@ -1,5 +1,6 @@
 """Helpers shared by the sink integration tests and benchmark: profile histories, a source
-topic, a business unit's config, a sink runner in a thread, waiting for a condition."""
+topic, a business unit's config, what it must receive (from tests/sink_reference.py, never from
+sinks/), a sink runner in a thread, waiting for a condition."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from prefstream.kafka_config import consumer_config, producer_config
 from prefstream.settings import Settings
 from prefstream.topics import TopicSpec, create_topics
-from processors.fold import fold, profile_bytes, profile_time
+from processors.fold import fold, is_erased, profile_bytes, profile_time
+from schemas.codec import decode_profile
 from sinks.config import SinkConfig, parse_sinks
 from sinks.runner import SinkRunner
 from tests import factories as f
+from tests import sink_reference as reference
 
 
 def history(customer: str, versions: int, *, email: str = "OPTED_IN") -> list[bytes]:
@@ -35,6 +38,29 @@ def history(customer: str, versions: int, *, email: str = "OPTED_IN") -> list[by
         state = fold(customer, events[:count])
         profiles.append(profile_bytes(state, profile_time(state)))
     return profiles
+
+
+def erased_then_back(customer: str) -> list[bytes | None]:
+    """A customer's records: two profiles, the erasure's tombstone, then a profile (version 4)
+    from what the customer said after it, under a new email."""
+    events = [f.event(customer, [f.contact("EMAIL", f"{customer}@example.com", "MAKE_PRIMARY"),
+                                 f.consent("EMAIL", "OPTED_IN")], f.at(0), event_id=f"{customer}-e0"),
+              f.event(customer, [f.topic("news", True, ["EMAIL"])], f.at(1), event_id=f"{customer}-e1"),
+              f.event(customer, [f.erasure()], f.at(2), event_id=f"{customer}-e2"),
+              f.event(customer, [f.contact("EMAIL", f"{customer}-again@example.com", "MAKE_PRIMARY"),
+                                 f.consent("EMAIL", "OPTED_IN")], f.at(3), event_id=f"{customer}-e3")]
+    records: list[bytes | None] = []
+    for count in range(1, len(events) + 1):
+        state = fold(customer, events[:count])
+        records.append(None if is_erased(state) else profile_bytes(state, profile_time(state)))
+    return records
+
+
+def expected_documents(settings: dict[str, Any], latest: dict[str, bytes | None]) -> dict[str, dict[str, Any]]:
+    """The document a business unit configured with `settings` (as in TOML) must hold per customer,
+    given each customer's latest record (profile bytes, or None for a tombstone)."""
+    return {customer: reference.document(customer, None if value is None else decode_profile(value), settings)
+            for customer, value in latest.items()}
 
 
 def source_topic(settings: Settings, name: str, partitions: int = 3) -> str:
@@ -105,8 +131,10 @@ def settle(read: Callable[[], Any], expected: Any, timeout: float, what: str) ->
     while (found := read()) != expected and time.monotonic() < deadline:
         time.sleep(0.1)
     if found != expected:
-        differ = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k)) \
+        missing = "<missing>"
+        differ = sorted(k for k in set(found) | set(expected) if found.get(k, missing) != expected.get(k, missing)) \
             if isinstance(found, dict) and isinstance(expected, dict) else []
         sample = differ[0] if differ else None
-        raise AssertionError(f"{what} did not settle in {timeout} s; differing keys {differ}; first: "
-                             f"found {found.get(sample) if differ else found!r:.600} expected {expected.get(sample) if differ else expected!r:.600}")
+        raise AssertionError(f"{what} did not settle in {timeout} s; differing keys {differ}; first: found "
+                             f"{found.get(sample, missing) if differ else found!r:.600} expected "
+                             f"{expected.get(sample, missing) if differ else expected!r:.600}")

@@ -1,6 +1,8 @@
 """Every business unit receives each customer's latest profile with its projection and nothing
 else, on real targets: an aiohttp webhook, SQLite, PostgreSQL, a compacted Kafka topic and a
-JSON Lines file. A tombstone deletes everywhere; a profile leaving a filter is deleted too."""
+JSON Lines file. A tombstone deletes everywhere (the file keeps no line of the customer); a
+profile leaving a filter is deleted too. Expected documents come from tests/sink_reference.py
+or are written out, never from sinks/."""
 
 from __future__ import annotations
 
@@ -16,32 +18,28 @@ from prometheus_client import REGISTRY
 
 from prefstream.settings import Settings
 from prefstream.topics import describe_topics
-from schemas.codec import decode_profile
-from sinks.config import SinkConfig
 from sinks.delivery import Delivery, Source
-from sinks.projection import passes, project
 from sinks.targets.sql import SqlTarget
-from tests.integration.helpers import read_latest
+from tests.integration.helpers import read_all, read_latest
 from tests.integration.postgres import PostgresServer, postgres, postgres_server  # noqa: F401  (fixtures)
-from tests.integration.sinkkit import committed, history, produce, running, settle, source_topic, unit, wait_until
+from tests.integration.sinkkit import (committed, erased_then_back, expected_documents, history, produce, running,
+                                       settle, source_topic, unit, wait_until)
 from tests.integration.webhook_receiver import Receiver
 
 SECRET = "test-secret"
-
-
-def expected_documents(config: SinkConfig, latest: dict[str, bytes | None]) -> dict[str, dict[str, Any]]:
-    """What the business unit must hold per customer: its projection, or a delete."""
-    documents = {}
-    for customer, value in latest.items():
-        if value is None:
-            documents[customer] = {"customer_id": customer, "version": None, "deleted": True, "erased": True,
-                                   "profile": None}
-            continue
-        profile = decode_profile(value)
-        projected = project(profile, config) if passes(profile, config.filter) else None
-        documents[customer] = {"customer_id": customer, "version": profile["version"],
-                               "deleted": projected is None, "erased": False, "profile": projected}
-    return documents
+ALL_SECTIONS = ["contact_points", "consents", "topics", "frequencies", "pauses", "quiet_hours", "attributes",
+                "suppressions", "reachable"]
+# What each business unit asks for, as written in sinks.toml.
+SETTINGS: dict[str, dict[str, Any]] = {
+    "webhook": {"sections": ["consents", "topics", "frequencies", "reachable"], "filter": {"reachable_on": ["EMAIL"]}},
+    "sqlite": {"sections": ["contact_points", "consents"], "purposes": ["service"]},
+    "postgres": {"sections": ["contact_points", "consents"], "purposes": ["service"]},
+    "file": {"sections": ALL_SECTIONS, "include_provenance": True},
+    "topic": {"sections": ["contact_points", "attributes", "reachable"], "filter": {"consent": {"channel": "EMAIL"}}},
+}
+NOT_REACHABLE = [{"channel": channel, "allowed": False, "reason": "NO_CONSENT"}
+                 for channel in ("SMS", "PUSH", "PHONE", "DIRECT_MAIL", "WHATSAPP")]
+REACHABLE_BY_EMAIL = [{"channel": "EMAIL", "allowed": True, "reason": "OK"}, *NOT_REACHABLE]
 
 
 def sql_rows(dsn: str, table: str) -> dict[str, tuple[int, Any]]:
@@ -64,60 +62,115 @@ def sql_rows(dsn: str, table: str) -> dict[str, tuple[int, Any]]:
     return {c: (v, p) for c, v, p in found}
 
 
+def rows_of(documents: dict[str, dict[str, Any]]) -> dict[str, tuple[int, Any]]:
+    """The rows a SQL target holds for these documents: a delete leaves no row, not even the customer id."""
+    return {c: (d["version"], d["profile"]) for c, d in documents.items() if not d["deleted"]}
+
+
 def test_every_target_holds_each_customers_latest_projection(kafka: Settings, unique: str, tmp_path: Path,
                                                              postgres: str) -> None:  # noqa: F811
+    """Two rounds: every customer's profiles; then, once every target shows them, two erasures (one
+    customer comes back at once, in the same batch) that must remove what the targets hold."""
     topic = source_topic(kafka, f"profiles-{unique}")
     records: list[tuple[str, bytes | None]] = []
     for i in range(12):
         records += [(f"cust-{i}", profile) for profile in history(f"cust-{i}", 1 + i % 5)]
-    records += [("cust-erased", p) for p in history("cust-erased", 3)] + [("cust-erased", None)]
+    records += [("cust-erased", p) for p in history("cust-erased", 3)]
+    back = erased_then_back("cust-back")
+    records += [("cust-back", p) for p in back[:2]]
     records += [("cust-optout", p) for p in history("cust-optout", 2, email="OPTED_OUT")]
     records += [("phone:+15550199", p) for p in history("phone:+15550199", 1)]
-    latest = dict(records)
+    erasures = [("cust-erased", None), *(("cust-back", p) for p in back[2:])]
     produce(kafka, topic, records)
 
     receiver = Receiver(SECRET).start()
     batch = {"batch_size": 7, "batch_seconds": 0.2}
-    units = {
-        "webhook": unit(f"marketing-{unique}", topic, {"type": "webhook", "url": receiver.url, "secret": SECRET},
-                        sections=["consents", "topics", "frequencies", "reachable"],
-                        filter={"reachable_on": ["EMAIL"]}, **batch),
-        "sqlite": unit(f"support-{unique}", topic, {"type": "sql", "dsn": f"sqlite:///{tmp_path}/support.db"},
-                       sections=["contact_points", "consents"], purposes=["service"], **batch),
-        "postgres": unit(f"supportpg-{unique}", topic, {"type": "sql", "dsn": postgres, "table": f"support_{unique}"},
-                         sections=["contact_points", "consents"], purposes=["service"], **batch),
-        "file": unit(f"archive-{unique}", topic, {"type": "file", "path": str(tmp_path / "archive.jsonl")},
-                     sections=["contact_points", "consents", "topics", "frequencies", "pauses", "quiet_hours",
-                               "attributes", "suppressions", "reachable"], include_provenance=True, **batch),
-        "topic": unit(f"stores-{unique}", topic, {"type": "topic"}, sections=["contact_points", "attributes", "reachable"],
-                      **batch),
-    }
-    expected = {kind: expected_documents(config, latest) for kind, config in units.items()}
-    sql_expected = {kind: {c: (d["version"], d["profile"]) for c, d in expected[kind].items() if not d["deleted"]}
-                    for kind in ("sqlite", "postgres")}  # a delete leaves no row, not even the customer id
-
-    def file_latest() -> dict[str, Any]:
-        path = tmp_path / "archive.jsonl"
-        lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-        return {document["customer_id"]: document for document in lines}
-
+    archive = tmp_path / "archive.jsonl"
+    targets = {"webhook": {"type": "webhook", "url": receiver.url, "secret": SECRET},
+               "sqlite": {"type": "sql", "dsn": f"sqlite:///{tmp_path}/support.db"},
+               "postgres": {"type": "sql", "dsn": postgres, "table": f"support_{unique}"},
+               "file": {"type": "file", "path": str(archive)},
+               "topic": {"type": "topic"}}
+    names = {"webhook": "marketing", "sqlite": "support", "postgres": "supportpg", "file": "archive", "topic": "stores"}
+    units = {kind: unit(f"{names[kind]}-{unique}", topic, targets[kind], **SETTINGS[kind], **batch) for kind in SETTINGS}
+    sqlite = units["sqlite"].target
     stores_topic = units["topic"].target["topic"]
 
+    def file_lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in archive.read_bytes().splitlines()] if archive.exists() else []
+
+    def file_latest() -> dict[str, Any]:
+        return {document["customer_id"]: document for document in file_lines()}
+
     def topic_latest() -> dict[str, Any]:
-        found = read_latest(kafka, stores_topic, lambda seen: len(seen) == len(latest), timeout=10)
+        found = read_latest(kafka, stores_topic, lambda seen: len(seen) >= len(expected["topic"]), timeout=10)
         return {k.decode(): (json.loads(v) if v is not None else None) for k, v in found.items()}
+
+    def settled(what: str) -> None:
+        settle(receiver.latest, expected["webhook"], 60, f"the webhook's documents {what}")
+        settle(lambda: sql_rows(sqlite["dsn"], sqlite["table"]), rows_of(expected["sqlite"]), 30, f"the SQLite rows {what}")
+        settle(lambda: sql_rows(postgres, f"support_{unique}"), rows_of(expected["postgres"]), 30,
+               f"the PostgreSQL rows {what}")
+        settle(file_latest, {c: d for c, d in expected["file"].items() if not d["erased"]}, 30, f"the file's lines {what}")
+        settle(topic_latest, {c: d["profile"] for c, d in expected["topic"].items()}, 60, f"the topic's records {what}")
+
     try:
         with ExitStack() as stack:
             for config in units.values():
                 stack.enter_context(running(config, kafka))
-            settle(receiver.latest, expected["webhook"], 60, "the webhook's documents")
-            sqlite = units["sqlite"].target
-            settle(lambda: sql_rows(sqlite["dsn"], sqlite["table"]), sql_expected["sqlite"], 30, "the SQLite rows")
-            settle(lambda: sql_rows(postgres, f"support_{unique}"), sql_expected["postgres"], 30, "the PostgreSQL rows")
-            settle(file_latest, expected["file"], 30, "the file's lines")
+            latest = dict(records)
+            expected = {kind: expected_documents(SETTINGS[kind], latest) for kind in SETTINGS}
+            settled("before the erasures")
+            produce(kafka, topic, erasures)
+            latest = dict(records + erasures)
+            expected = {kind: expected_documents(SETTINGS[kind], latest) for kind in SETTINGS}
+            settled("after the erasures")
     finally:
         receiver.stop()
 
+    # Written out: what each business unit holds of cust-1 (two events: an email with its
+    # marketing opt-in, then the news topic by email) and of phone:+15550199 (the first event).
+    assert receiver.latest()["cust-1"] == {"customer_id": "cust-1", "version": 2, "deleted": False, "erased": False,
+                                           "profile": {
+        "customer_id": "cust-1", "version": 2, "updated_at": "2026-03-01T12:01:00.000Z",
+        "consents": [{"channel": "EMAIL", "purpose": "marketing", "status": "OPTED_IN", "contact_point": None,
+                      "expires_at": None}],
+        "topics": [{"topic": "news", "subscribed": True, "channels": ["EMAIL"]}],
+        "frequencies": [], "reachable": REACHABLE_BY_EMAIL}}
+    assert sql_rows(postgres, f"support_{unique}")["cust-1"] == (2, {
+        "customer_id": "cust-1", "version": 2, "updated_at": "2026-03-01T12:01:00.000Z",
+        "contact_points": [{"kind": "EMAIL", "value": "cust-1@example.com", "primary": True}], "consents": []})
+    assert topic_latest()["cust-1"] == {
+        "customer_id": "cust-1", "version": 2, "updated_at": "2026-03-01T12:01:00.000Z",
+        "contact_points": [{"kind": "EMAIL", "value": "cust-1@example.com", "primary": True}], "attributes": [],
+        "reachable": REACHABLE_BY_EMAIL}
+    by_web = {"event_id": "phone:+15550199-e0", "occurred_at": "2026-03-01T12:00:00.000Z", "touchpoint": "WEB",
+              "system": "web-preference-center", "actor_type": "CUSTOMER", "actor_id": None, "interaction_id": None,
+              "proof": None}
+    assert file_latest()["phone:+15550199"] == {"customer_id": "phone:+15550199", "version": 1, "deleted": False,
+                                                "erased": False, "profile": {
+        "customer_id": "phone:+15550199", "version": 1, "updated_at": "2026-03-01T12:00:00.000Z",
+        "contact_points": [{"kind": "EMAIL", "value": "phone:+15550199@example.com", "primary": True,
+                            "provenance": by_web}],
+        "consents": [{"channel": "EMAIL", "purpose": "marketing", "status": "OPTED_IN", "contact_point": None,
+                      "expires_at": None, "provenance": by_web}],
+        "topics": [], "frequencies": [], "pauses": [], "quiet_hours": None, "attributes": [], "suppressions": [],
+        "reachable": REACHABLE_BY_EMAIL}}
+
+    # The erasures: the file keeps no line of the erased customer, and of the one who came back
+    # only what came after the erasure (the new email, never the old one).
+    contents = archive.read_bytes()
+    assert b"cust-erased" not in contents and b"cust-back@example.com" not in contents
+    assert {d["version"] for d in file_lines() if d["customer_id"] == "cust-back"} == {4}
+    # The webhook and the topic were told of the erasure before the return.
+    assert [d["version"] for d in receiver.received["cust-back"]][-2:] == [None, 4]
+
+    def tombstones_of_cust_back(found: list[Any]) -> list[bool]:
+        return [m.value() is None for m in found if m.key() == b"cust-back"]
+
+    stores = read_all(kafka, stores_topic, lambda found: tombstones_of_cust_back(found)[-2:] == [True, False], timeout=30)
+    assert tombstones_of_cust_back(stores)[-2:] == [True, False]
+    assert stores_topic == f"customer-profiles-stores-{unique}"
     assert describe_topics(kafka, [stores_topic])[0].config["cleanup.policy"] == "compact"
 
     # The projections really differ: marketing has no contact points, support only service consents.

@@ -1,6 +1,8 @@
 """The webhook target through an outage (503s, then refused connections) while profiles flow:
 after recovery every customer's latest profile is there, none regressed, nothing lost. What
-keeps failing ends in the business unit's dead-letter topic with the reason."""
+keeps failing ends in the business unit's dead-letter topic with the reason. The receiver checks
+every request's signature with the documented header and its own HMAC-SHA256; the documents are
+compared with tests/sink_reference.py."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from prometheus_client import REGISTRY
 from prefstream.dlq import read_headers
 from prefstream.settings import Settings
 from tests.integration.helpers import read_all
-from tests.integration.sinkkit import history, produce, running, settle, source_topic, unit
+from tests.integration.sinkkit import expected_documents, history, produce, running, settle, source_topic, unit
 from tests.integration.webhook_receiver import Receiver
 
 SECRET = "outage-secret"
@@ -28,9 +30,10 @@ def metric(name: str, business_unit: str, **labels: str) -> float:
 def test_outage_then_recovery_delivers_every_latest_profile(kafka: Settings, unique: str) -> None:
     topic = source_topic(kafka, f"profiles-{unique}")
     receiver = Receiver(SECRET).start()
+    settings = {"sections": ["consents", "topics", "reachable"]}
     config = unit(f"outage-{unique}", topic, {"type": "webhook", "url": receiver.url, "secret": SECRET,
                                                 "timeout_seconds": 1, "concurrency": 8},
-                  sections=["consents", "topics", "reachable"], batch_size=20, batch_seconds=0.2,
+                  **settings, batch_size=20, batch_seconds=0.2,
                   retry={"max_attempts": 10_000, "backoff_initial": 0.05, "backoff_max": 1.0})
     customers = [f"cust-{i}" for i in range(30)]
     histories = {c: history(c, 5) for c in customers}
@@ -62,6 +65,7 @@ def test_outage_then_recovery_delivers_every_latest_profile(kafka: Settings, uni
     finally:
         receiver.stop()
     assert latest_version == {c: 5 for c in customers}
+    assert receiver.latest() == expected_documents(settings, {c: histories[c][-1] for c in customers})
     for customer, documents in receiver.received.items():
         versions = [d["version"] for d in documents]
         assert versions == sorted(versions), f"{customer} regressed: {versions}"
@@ -76,11 +80,13 @@ def test_what_keeps_failing_is_dead_lettered_with_its_reason(kafka: Settings, un
     topic = source_topic(kafka, f"profiles-{unique}")
     receiver = Receiver(SECRET).start()
     receiver.failing = {"cust-poison": 500, "cust-rejected": 422}
+    settings = {"sections": ["consents"]}
     config = unit(f"dlq-{unique}", topic, {"type": "webhook", "url": receiver.url, "secret": SECRET},
-                  sections=["consents"], batch_size=10, batch_seconds=0.2,
+                  **settings, batch_size=10, batch_seconds=0.2,
                   retry={"max_attempts": 3, "backoff_initial": 0.05, "backoff_max": 0.1})
     poison = history("cust-poison", 2)
-    records = [("cust-ok", p) for p in history("cust-ok", 2)] + [("cust-poison", p) for p in poison]
+    healthy = history("cust-ok", 2)
+    records = [("cust-ok", p) for p in healthy] + [("cust-poison", p) for p in poison]
     records += [("cust-rejected", history("cust-rejected", 1)[0]), ("cust-garbage", b"\xc3\x01not avro")]
     produce(kafka, topic, records)
     try:
@@ -89,6 +95,7 @@ def test_what_keeps_failing_is_dead_lettered_with_its_reason(kafka: Settings, un
             settle(lambda: {c: d["version"] for c, d in receiver.latest().items()}, {"cust-ok": 2}, 10, "the healthy customer")
     finally:
         receiver.stop()
+    assert receiver.latest() == expected_documents(settings, {"cust-ok": healthy[-1]})
     by_key = {m.key(): (read_headers(m.headers()), m.value()) for m in dead}
     assert by_key[b"cust-poison"][0]["prefstream.reason"] == "retries_exhausted"
     assert "HTTP 500" in by_key[b"cust-poison"][0]["prefstream.error"]

@@ -1,21 +1,28 @@
-"""An aiohttp webhook receiver on 127.0.0.1 for the sink tests and benchmark: checks each
-request's HMAC signature, records the documents per customer in arrival order, and can answer
-503, refuse connections (`down()`), or keep failing for chosen customers."""
+"""An aiohttp webhook receiver on 127.0.0.1 for the sink tests: checks each request's signature
+as the README documents it (header `X-Prefstream-Signature: sha256=<hex HMAC-SHA256 of the body>`,
+computed here, not by the code under test), records the documents per customer in arrival order,
+and can answer 503, refuse connections (`down()`), or keep failing for chosen customers."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 import threading
-import time
 from collections import defaultdict
 from typing import Any
 
 from aiohttp import web
 
-from sinks.targets.webhook import SIGNATURE_HEADER, sign
 from tests.kafka_for_tests import free_port
+
+SIGNATURE_HEADER = "X-Prefstream-Signature"
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The documented value of the signature header for `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class Receiver:
@@ -28,17 +35,16 @@ class Receiver:
         self.status = 200
         self.failing: dict[str, int] = {}  # customer -> the status it always gets
         self.received: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.arrivals: list[float] = []
+        self.requests_seen: list[tuple[dict[str, str], bytes]] = []  # each request's headers (lowercase) and body
         self.bad_signatures = 0
-        self.requests = 0
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.requests += 1
-        if not hmac.compare_digest(request.headers.get(SIGNATURE_HEADER, ""), sign(self.secret, body)):
+        self.requests_seen.append(({name.lower(): value for name, value in request.headers.items()}, body))
+        if not hmac.compare_digest(request.headers.get(SIGNATURE_HEADER, ""), signature(self.secret, body)):
             self.bad_signatures += 1
             return web.Response(status=401)
         document = json.loads(body)
@@ -47,7 +53,6 @@ class Receiver:
         if self.status != 200:
             return web.Response(status=self.status)
         self.received[document["customer_id"]].append(document)
-        self.arrivals.append(time.time())
         return web.Response(status=204)
 
     async def _up(self) -> None:

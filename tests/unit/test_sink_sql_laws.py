@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sinks.delivery import Delivery, Source, latest_per_customer
+from sinks.delivery import Delivery, Source
 from sinks.targets.sql import SqlTarget
+from tests import sink_reference as reference
 
 UPSERT, LEFT_FILTER, ERASE = "upsert", "left-filter", "erase"
 
@@ -31,7 +33,9 @@ def delivery(customer: str, version: int | None, offset: int = 0, kind: str = UP
 
 
 def rows(target: SqlTarget) -> dict[str, tuple[int, Any]]:
-    found = target._connection.execute(f"SELECT customer_id, version, profile FROM {target.table}").fetchall()
+    """The table's rows, read on a connection of the test's own."""
+    with closing(sqlite3.connect(target.dsn.removeprefix("sqlite:///"))) as database:
+        found = database.execute(f"SELECT customer_id, version, profile FROM {target.table}").fetchall()
     return {c: (v, json.loads(p)) for c, v, p in found}
 
 
@@ -92,7 +96,7 @@ def test_at_least_once_delivery_of_the_log_equals_applying_it_once(log_steps: li
         position, furthest = 0, 0
         for size, back in [*deliveries, (len(log), 0)]:  # the last batch reaches the end of the log
             batch = log[position:position + size]
-            target.write(latest_per_customer(batch) if collapsed else batch)  # the runner collapses batches
+            target.write(reference.collapse(batch) if collapsed else batch)  # the runner collapses batches
             furthest = max(furthest, position + len(batch))
             assert {c: v for c, (v, _) in rows(target).items()} == applied_once(log[:furthest])
             position = max(0, position + len(batch) - back)
