@@ -132,7 +132,7 @@ def parse_message(body: dict[str, Any]) -> SocialMessage:
         problems.append(Problem("kind", "must be message or mention"))
     platform = platform.lower() if platform else platform
     handle = handle.removeprefix("@") if handle else handle
-    if platform and handle and not SOCIAL.fullmatch(f"{platform}:{handle}"):
+    if platform and handle is not None and not SOCIAL.fullmatch(f"{platform}:{handle}"):
         problems.append(Problem("handle", "not a platform ([a-z0-9_]) and a handle without spaces or colons"))
     if problems:
         raise BadInput(400, "invalid_input", problems)

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from prefstream.dlq import read_headers
 from prefstream.settings import Settings
-from prefstream.topics import DLQ, EVENTS
+from prefstream.topics import DLQ, EVENTS, create_topics
 from processors.partitioner import partition_for
 from producers import call_center, sms, social
 from producers.pos_ingest import ingest
@@ -36,6 +36,12 @@ from tests.kafka_for_tests import free_port
 from tests.integration.helpers import read_all
 
 WEB_SECRET = b"bad-input-test-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def topics(kafka: Settings) -> None:
+    """The topics exist whichever test runs first (not every test asks for the shared publisher)."""
+    create_topics(kafka)
 
 
 def on_log(kafka: Settings, event_ids: set[str], copies: int = 1) -> dict[str, list[Any]]:
@@ -59,11 +65,16 @@ def on_log(kafka: Settings, event_ids: set[str], copies: int = 1) -> dict[str, l
     return by_id
 
 
+def dlq_records(kafka: Settings, source: str, count: int) -> list[Any]:
+    """This source's DLQ records, once there are at least `count`."""
+    def mine(ms: list[Any]) -> list[Any]:
+        return [m for m in ms if read_headers(m.headers()).get("prefstream.source") == source]
+    return mine(read_all(kafka, DLQ, lambda ms: len(mine(ms)) >= count))
+
+
 def dlq_reasons(kafka: Settings, source: str, count: int) -> list[dict[str, str]]:
     """Headers of this source's DLQ records, once there are at least `count`."""
-    def mine(ms: list[Any]) -> list[dict[str, str]]:
-        return [h for h in (read_headers(m.headers()) for m in ms) if h.get("prefstream.source") == source]
-    return mine(read_all(kafka, DLQ, lambda ms: len(mine(ms)) >= count))
+    return [read_headers(m.headers()) for m in dlq_records(kafka, source, count)]
 
 
 def assert_keyed(kafka: Settings, message: Any, subject: str) -> None:
@@ -255,9 +266,12 @@ def test_http_adapter_answers_bad_input_with_4xx_reason_and_dlq_record(kafka: Se
     for (_, answer), (body, _, _) in zip(answers, cases):
         assert answer["error"] and answer["problems"] and all(p["path"] and p["message"] for p in answer["problems"])
         assert "0415" not in json.dumps(answer)  # reasons name fields, never values
-    dead = dlq_reasons(kafka, source, len(cases))
+    records = dlq_records(kafka, source, len(cases))
+    dead = [read_headers(m.headers()) for m in records]
     assert sorted(h["prefstream.reason"] for h in dead) == sorted(reason for _, _, reason in cases)
     assert all(h["prefstream.error"] for h in dead)
+    [too_large] = [m for m, h in zip(records, dead) if h["prefstream.reason"] == "body_too_large"]
+    assert too_large.value() == TEN_MB[:64 * 1024]  # the head of the body, as much as the body limit lets in
 
 
 def test_web_json_api_answers_bad_input_with_4xx_reason_and_dlq_record(kafka: Settings, unique: str) -> None:
@@ -306,7 +320,7 @@ def test_pos_bad_lines_get_report_lines_and_dlq_records(kafka: Settings, unique:
     source = f"pos-bad-{unique}"
     header = "store,till,transaction,line,loyalty_id,phone,email,captured_at,choices\n"
     export = tmp_path / "bad.csv"
-    export.write_text(header + "".join([
+    rows = [
         f"1,1,{unique},1,L-{unique},,,2026-03-01T10:00:00Z,email=in\n",  # 2: fine
         f"1,1,{unique},2,L-{unique},,,2026-03-01T10:00:00Z\n",  # 3: a column missing
         f"1,1,{unique},3,,,,2026-03-01T10:00:00Z,email=in\n",  # 4: no identifier
@@ -314,10 +328,12 @@ def test_pos_bad_lines_get_report_lines_and_dlq_records(kafka: Settings, unique:
         f"1,1,{unique},5,,0415 555 0100,,2026-03-01T10:00:00Z,sms=in\n",  # 6: not E.164
         f"1,1,{unique},6,L-{unique},,,{FAR},email=in\n",  # 7: far in the future
         f"1,1,{unique},7,L-{unique},,,2026-03-01T10:00:00Z,{'x' * (10 * 1024 * 1024)}\n",  # 8: a 10 MB cell
-    ]))
+    ]
+    export.write_text(header + "".join(rows))
     lines = tmp_path / "bad.jsonl"
-    lines.write_text('{"store": "1", "till": [1], "transaction": "T", "line": 1, "loyalty_id": "L-1", '
-                     '"captured_at": "2026-03-01T10:00:00Z", "choices": "email=in"}\n{"store": \n')
+    json_lines = ['{"store": "1", "till": [1], "transaction": "T", "line": 1, "loyalty_id": "L-1", '
+                  '"captured_at": "2026-03-01T10:00:00Z", "choices": "email=in"}', '{"store": ']
+    lines.write_text("".join(line + "\n" for line in json_lines))
     publisher = Publisher(kafka, source)
     try:
         csv_report = ingest(publisher, export, "csv")
@@ -329,5 +345,15 @@ def test_pos_bad_lines_get_report_lines_and_dlq_records(kafka: Settings, unique:
         (3, "bad_line"), (4, "bad_line"), (5, "bad_line"), (6, "bad_line"), (7, "future_time"), (8, "bad_line")]
     assert [number for number, _, _ in jsonl_report.rejected] == [1, 2]
     assert all(problems for _, _, problems in csv_report.rejected + jsonl_report.rejected)
-    dead = dlq_reasons(kafka, source, 8)
-    assert sorted(h["prefstream.reason"] for h in dead) == ["bad_line"] * 7 + ["future_time"]
+    records = dlq_records(kafka, source, 8)
+    assert sorted(read_headers(m.headers())["prefstream.reason"] for m in records) == ["bad_line"] * 7 + ["future_time"]
+    # each bad line is kept as it was in the file (bad.csv line N is rows[N - 2]), the 10 MB one cut to 64 KiB
+    kept = {read_headers(m.headers())["prefstream.error"].split(":")[0]: m for m in records}
+    for number in (3, 4, 5, 6):
+        assert kept[f"bad.csv line {number}"].value() == rows[number - 2].encode()
+    for number in (1, 2):
+        assert kept[f"bad.jsonl line {number}"].value() == json_lines[number - 1].encode()
+    long_line = rows[6].encode()
+    cut = kept["bad.csv line 8"]
+    assert len(cut.value()) == 64 * 1024 and cut.value() == long_line[:64 * 1024]
+    assert read_headers(cut.headers())["prefstream.error"].endswith(f" (input cut to its first 65536 of {len(long_line)} bytes)")
