@@ -357,6 +357,8 @@ def _layout(state: State, at: datetime) -> dict[str, Any]:
     quiet = None
     for key, register in ordered:
         section = key[0]
+        if section == "contact" and not register.value["present"]:
+            continue  # kept in the state, so that an older add arriving late stays beaten; not shown
         if section in _ARRAYS:
             fields[_ARRAYS[section]].append(_render(key, register, section == "contact" and primary.get(key[1]) == key[2]))
         elif section == "quiet_hours" and register.value["start"] is not None:
@@ -437,7 +439,8 @@ def profile_bytes(state: State, at: datetime) -> bytes:
         section = key[0]
         register = registers[key]
         if section == "contact":
-            contacts.append(key)
+            if register.value["present"]:
+                contacts.append(key)
             continue
         if section == "primary":
             primary[key[1]] = register.value["value"]
