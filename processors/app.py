@@ -56,11 +56,22 @@ from schemas.subjects import is_customer_id
 APP_ID = "prefstream-processor"
 SOURCE_TOPICS = (EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS)
 STALL_CHECK_SECONDS = 5.0
+STANDBY_FLUSH_SECONDS = 1.0  # the longest a standby copy lags the changelog records this worker has read
 STALL_IDLE_SECONDS = 5.0
 TABLES = ("profiles", "identities", "parked")
 BATCH_MAX = 1000  # source records folded, at most, before their outputs are sealed as one delivery
 EXIT_OUTPUTS_LOST = 75  # EX_TEMPFAIL: restart the worker; it re-reads from the last commit
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Released:
+    """Parked records of an identifier that a claim re-sent to its customer: the link's partition and generation."""
+
+    identifier: str
+    tp: Any
+    generation: int
+    records: list[bytes]
 
 
 @dataclass(frozen=True)
@@ -122,14 +133,15 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         )
         outputs.send(DLQ, message.key, message.value, headers=headers)
 
-    def fold_into(customer: str, event: dict[str, Any], partition: int, redelivery: bool) -> None:
+    def fold_into(customer: str, event: dict[str, Any], partition: int, redelivery: int | None) -> None:
+        """Fold `event` into `customer`'s state; `redelivery`: the generation, when the record may be a redelivery."""
         raw = profiles.get(customer, partition)
         before = decode_state(raw) if raw is not None else empty_state(customer)
         after = apply(before, event)
         changed = after != before
         if changed:
             tally.folded += 1
-        elif redelivery:
+        elif redelivery is not None and window.first_reemission(redelivery, customer):
             tally.reemitted += 1
         else:
             tally.duplicates += 1
@@ -154,23 +166,26 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         for identifier in sorted(releases):
             outputs.send(IDENTITY_LINKS, identifier.encode(), None, headers=release_headers(key))
 
-    def on_link(identifier: str, customer: bytes | None, partition: int, headers: Any) -> None:
+    released: list[Released] = []  # parked records re-sent by the batch being folded
+
+    def on_link(message: Any) -> None:
+        identifier, customer, partition = message.key.decode(), message.value, message.partition
         if customer is None:
             current = identity.get(identifier, partition)
-            if release_applies(current, releaser(headers)):
+            if release_applies(current, releaser(message.headers)):
                 identity.delete(identifier, partition)
             elif current is not None:  # released by a customer it no longer points to: claim it again
                 outputs.send(IDENTITY_LINKS, identifier.encode(), current)
             return
         identity.set(identifier, customer, partition)
-        waiting = parked.get(identifier, partition)
-        if waiting is not None:
-            for record in parking.unpack(waiting):
-                metrics.PARKED_RELEASED.inc()
-                outputs.send(CUSTOMER_EVENTS, customer, record)
-            parked.delete(identifier, partition)
+        records = parking.unpack(parked.get(identifier, partition))
+        for record in records:
+            metrics.PARKED_RELEASED.inc()
+            outputs.send(CUSTOMER_EVENTS, customer, record)
+        if records:  # removed from the table only once the broker has them (see `forget_released`)
+            released.append(Released(identifier, message.tp, message.generation_id, records))
 
-    def on_event(message: Any, redelivery: bool) -> None:
+    def on_event(message: Any, redelivery: int | None) -> None:
         timestamp_ms = round(message.timestamp * 1000)  # Faust gives seconds; Kafka stores ms
         event = admit_for_fold(message.value, timestamp_ms)
         if event is None:
@@ -227,10 +242,11 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         if not (starts.positioned(message.generation_id)
                 and guard.admit(message.tp, message.generation_id, message.offset, starts.start(message.tp))):
             return False
-        redelivery = window.contains(message.tp, message.generation_id, message.offset)
+        generation = message.generation_id
+        redelivery = generation if window.contains(message.tp, generation, message.offset) else None
         began = time.perf_counter()
         if message.topic == IDENTITY_LINKS:
-            on_link(message.key.decode(), message.value, message.partition, message.headers)
+            on_link(message)
         else:
             on_event(message, redelivery)
         tally.timed(time.perf_counter() - began)
@@ -247,7 +263,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         for topic, records in lag.items():
             metrics.CONSUMER_LAG.labels(topic).set(records)
 
-    delivering: asyncio.Queue[tuple[list[Any], Delivery]] = asyncio.Queue()
+    delivering: asyncio.Queue[tuple[list[Any], Delivery, list[Released]]] = asyncio.Queue()
 
     async def fold_batch(batch: list[Any]) -> None:
         """Fold a fetched batch of source records, then queue it to be acked once its outputs are delivered."""
@@ -259,7 +275,8 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         for table in durable:
             table.write_pending()
         tally.publish()
-        delivering.put_nowait((folded, outputs.seal()))
+        delivering.put_nowait((folded, outputs.seal(), released.copy()))
+        released.clear()
         report_lag(batch)
         await rewind_gaps()
 
@@ -270,7 +287,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     async def ack_when_delivered() -> None:
         """Ack each batch's records, in order, once the broker acknowledged all of its outputs."""
         while True:
-            messages, delivery = await delivering.get()
+            messages, delivery, done = await delivering.get()
             try:
                 await delivery.wait()
             except OutputsLost as lost:
@@ -278,6 +295,31 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
                 os._exit(EXIT_OUTPUTS_LOST)
             for message in messages:
                 app.consumer.ack(message)
+            if done:
+                forget_released(done)
+
+    def forget_released(done: list[Released]) -> None:
+        """Remove parked records from the table once the broker has acknowledged their re-sent copies.
+
+        Removing them in the batch that re-sent them lost them when a crash kept the table's removal
+        (on its changelog) but not the copies: the link, read again, found nothing to re-send. A crash
+        between the copies' acknowledgement and this removal leaves them parked until the identifier's next
+        claim re-sends them (to the same customer, a duplicate the fold ignores). Runs between two folds (a
+        fold never awaits), for partitions this worker still owns in the same generation."""
+        if app.rebalancing:
+            return
+        assigned = app.consumer.assignment()
+        for entry in done:
+            if entry.generation != app.consumer_generation_id or entry.tp not in assigned:
+                continue
+            partition = entry.tp.partition
+            left = [record for record in parking.unpack(parked.get(entry.identifier, partition)) if record not in entry.records]
+            if left:
+                parked.set(entry.identifier, parking.pack(left), partition)
+            else:
+                parked.delete(entry.identifier, partition)
+        parked.write_pending()
+        delivering.put_nowait(([], outputs.seal(), []))
 
     @app.on_before_shutdown.connect
     async def close_outputs(_app: faust.App, **_kwargs: Any) -> None:
@@ -315,6 +357,16 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         producer = app.producer._ensure_producer()  # the aiokafka producer Faust routes with
         for table in tables.values():
             await producer.partitions_for(table.changelog_topic.get_topic_name())
+
+    @app.timer(STANDBY_FLUSH_SECONDS)
+    async def flush_standby_buffers() -> None:
+        """Write the changelog records a standby has read into its copy of the tables.
+
+        Faust applies a standby's records in chunks of the table's `standby_buffer_size` (1,000) and
+        otherwise only when recovery ends: with less traffic than that, a standby copy stayed behind
+        by up to 999 records per table for as long as the traffic stayed low."""
+        if app.tables.recovery.completed.is_set():
+            app.tables.recovery.flush_buffers()
 
     @app.timer(STALL_CHECK_SECONDS)
     async def resume_stalled_partitions() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from prefstream.kafka_config import consumer_config, producer_config
 from prefstream.settings import Settings
@@ -25,14 +25,16 @@ from tests.kafka_for_tests import free_port
 class Worker:
     """One `prefstream process` subprocess, stopped by its PID."""
 
-    def __init__(self, settings: Settings, app_id: str, data_dir: Path, log: Path) -> None:
+    def __init__(self, settings: Settings, app_id: str, data_dir: Path, log: Path, *args: str) -> None:
         self.port = free_port()
         self.log = log
-        env = {**os.environ, "KAFKA_BOOTSTRAP": settings.bootstrap_servers, "PREFSTREAM_PARTITIONS": str(settings.partitions)}
+        self.app_id = app_id
+        env = {**os.environ, "KAFKA_BOOTSTRAP": settings.bootstrap_servers, "PREFSTREAM_PARTITIONS": str(settings.partitions),
+               "BROKER_SESSION_TIMEOUT": "10"}  # Faust's setting (60 s by default): how soon a crashed worker's partitions move
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "prefstream", "process", "--app-id", app_id, "--web-port", str(self.port),
-                 "--data-dir", str(data_dir), "--log-level", "info"],
+                 "--data-dir", str(data_dir), "--log-level", "info", *args],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
             )
 
@@ -67,6 +69,21 @@ class Worker:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def assigned(self, topic: str) -> set[int]:
+        """The partitions of `topic` this worker reads now (empty while it rebalances or is too busy to answer)."""
+        try:
+            return set(self.get("/ready/")[1].get("assigned", {}).get(topic, []))
+        except OSError:
+            return set()
+
+    def freeze(self) -> None:
+        """SIGSTOP: the worker holds still (no fetch, no fold, no commit) until `thaw()`."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT after `freeze()`."""
+        os.kill(self.process.pid, signal.SIGCONT)
 
 
 def publish(settings: Settings, events: list[dict[str, Any]], raw: list[tuple[bytes, bytes]] = ()) -> None:
@@ -116,3 +133,30 @@ def read_all(settings: Settings, topic: str, until: Callable[[list[Any]], bool],
     finally:
         consumer.close()
     return messages
+
+
+def end_offsets(settings: Settings, topic: str, partitions: int) -> dict[int, int]:
+    """The end offset of each partition of `topic` now."""
+    consumer = Consumer(consumer_config(settings, f"probe-{time.monotonic_ns()}"))
+    try:
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)}
+    finally:
+        consumer.close()
+
+
+def committed_offsets(settings: Settings, group: str, topic: str, partitions: int) -> dict[int, int]:
+    """The offsets `group` committed on each partition of `topic` (0 where it committed nothing)."""
+    consumer = Consumer(consumer_config(settings, group))
+    try:
+        found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    finally:
+        consumer.close()
+    return {tp.partition: max(tp.offset, 0) for tp in found}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
+    """Poll `condition` until it holds; AssertionError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        time.sleep(interval)

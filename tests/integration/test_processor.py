@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import random
+import signal
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rocksdict import AccessType, Options, Rdict
 
 from prefstream.dlq import read_headers
 from prefstream.settings import Settings
-from prefstream.topics import DLQ, IDENTITY_LINKS, PROFILES, create_topics
-from processors.fold import fold, profile_time, to_profile
+from prefstream.topics import DLQ, EVENTS, IDENTITY_LINKS, PROFILES, create_topics
 from processors.identity_links import RELEASED_BY
-from processors.routing import restricts_contact
-from schemas.codec import decode_profile, encode_event, encode_profile
+from processors.partitioner import partition_for
+from processors.state_codec import decode_state
+from schemas.codec import decode_profile, encode_event
 from tests import factories as f
-from tests.integration.helpers import Worker, publish, read_all, read_latest
+from tests import reference
+from tests.integration.helpers import Worker, committed_offsets, end_offsets, publish, read_all, read_latest, wait_until
 
 TOUCHPOINTS = ["WEB", "POS", "CALL_CENTER", "SOCIAL", "SMS"]
 
@@ -50,30 +54,30 @@ def history(prefix: str, customers: int, per_customer: int, seed: int) -> tuple[
     return sent, by_customer
 
 
-def expected_profiles(by_customer: dict[str, list[dict[str, Any]]]) -> dict[bytes, bytes]:
-    """What the offline fold says each customer's latest profile record is."""
-    expected = {}
-    for customer, events in by_customer.items():
-        state = fold(customer, events)
-        expected[customer.encode()] = encode_profile(to_profile(state, profile_time(state)))
-    return expected
+def expected_profiles(by_customer: dict[str, list[dict[str, Any]]]) -> dict[bytes, dict[str, Any] | None]:
+    """What the contract's reference says each customer's latest profile is (decoded; None: erased)."""
+    return {customer.encode(): reference.profile(customer, events) for customer, events in by_customer.items()}
 
 
-def wait_for_profiles(kafka: Settings, expected: dict[bytes, bytes], timeout: float = 120) -> dict[bytes, Any]:
+def _matches(record: bytes | None, expected: dict[str, Any] | None) -> bool:
+    return (record is None) if expected is None else (record is not None and decode_profile(record) == expected)
+
+
+def wait_for_profiles(kafka: Settings, expected: dict[bytes, dict[str, Any] | None], timeout: float = 120) -> dict[bytes, Any]:
     def complete(latest: dict[bytes, Any]) -> bool:
-        return all(latest.get(key) == value for key, value in expected.items())
+        return all(key in latest and _matches(latest[key], value) for key, value in expected.items())
 
     latest = read_latest(kafka, PROFILES, complete, timeout)
     return {key: latest.get(key) for key in expected}
 
 
-def assert_profiles_equal(actual: dict[bytes, Any], expected: dict[bytes, bytes]) -> None:
-    wrong = [key for key in expected if actual.get(key) != expected[key]]
+def assert_profiles_equal(actual: dict[bytes, Any], expected: dict[bytes, dict[str, Any] | None]) -> None:
+    wrong = [key for key in expected if not _matches(actual.get(key), expected[key])]
     if wrong:
         key = wrong[0]
         got = decode_profile(actual[key])["version"] if actual.get(key) else None
-        raise AssertionError(f"{len(wrong)} of {len(expected)} profiles differ; e.g. {key!r}: version {got} "
-                             f"expected {decode_profile(expected[key])['version']}")
+        want = expected[key]["version"] if expected[key] else "a tombstone"
+        raise AssertionError(f"{len(wrong)} of {len(expected)} profiles differ; e.g. {key!r}: version {got} expected {want}")
 
 
 @pytest.fixture
@@ -81,8 +85,8 @@ def worker_factory(kafka: Settings, tmp_path: Path, unique: str):
     create_topics(kafka)
     workers: list[Worker] = []
 
-    def start(name: str = "w1") -> Worker:
-        worker = Worker(kafka, f"proc-{unique}", tmp_path / name, tmp_path / f"{name}.log")
+    def start(name: str = "w1", *args: str) -> Worker:
+        worker = Worker(kafka, f"proc-{unique}", tmp_path / name, tmp_path / f"{name}.log", *args)
         workers.append(worker)
         return worker
 
@@ -109,8 +113,9 @@ def test_out_of_order_duplicated_multi_touchpoint_events_give_the_offline_profil
     with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics/", timeout=5) as response:
         metrics = response.read().decode()
     folded = next(line for line in metrics.splitlines() if line.startswith("prefstream_processor_events_folded_total"))
-    also_under_identifier = [e for events in by_customer.values() for e in events
-                             if e["subject"].startswith("email:") and restricts_contact(e)]
+    also_under_identifier = [e for events in by_customer.values() for e in events  # restrictive: folded under the email too
+                             if e["subject"].startswith("email:") and any(c.get("status") in ("OPTED_OUT", "PENDING")
+                                                                          or c.get("subscribed") is False for c in e["changes"])]
     # >=: the worker also folds what earlier tests left on the shared topic
     assert float(folded.split()[-1]) >= sum(len(events) for events in by_customer.values()) + len(also_under_identifier)
     owner = f"{unique}.c0@example.com"
@@ -217,39 +222,105 @@ def test_erasure_emits_a_tombstone(kafka: Settings, worker_factory, unique: str)
     assert worker.get(f"/profiles/{customer}/")[0] == 404
 
 
-def test_kill_9_mid_stream_then_restart_gives_the_offline_profiles(kafka: Settings, worker_factory, unique: str) -> None:
+def total(offsets: dict[int, int], partitions: set[int] | None = None) -> int:
+    return sum(offset for partition, offset in offsets.items() if partitions is None or partition in partitions)
+
+
+def stop_mid_burst(kafka: Settings, worker: Worker, group: str, burst: list[dict[str, Any]], owned: set[int], stop: str) -> None:
+    """Publish `burst` while the worker is frozen, let it go, and stop it (`stop`: SIGKILL, or SIGTERM for a graceful
+    stop) as soon as it has emitted profiles for part of it; prove, from the group's committed offsets, that records
+    of its partitions (`owned`) were still not done at that moment."""
+    partitions = kafka.partitions
+    worker.freeze()
+    publish(kafka, burst)
+    during = end_offsets(kafka, EVENTS, partitions)
+    emitted = end_offsets(kafka, PROFILES, partitions)
+    worker.thaw()
+    wait_until(lambda: total(end_offsets(kafka, PROFILES, partitions), owned) > total(emitted, owned), 60,
+               "the worker emitting profiles of the burst", interval=0.005)
+    if stop == "SIGKILL":
+        worker.kill()
+    else:
+        worker.process.send_signal(signal.SIGTERM)
+    # read at once: committed offsets only grow, so these bound what was committed at the signal from above
+    at_stop = committed_offsets(kafka, group, EVENTS, partitions)
+    assert total(at_stop, owned) < total(during, owned), "every record of the burst was folded before the stop"
+    assert worker.process.wait(60) is not None
+
+
+def test_kill_9_mid_stream_then_restart_gives_the_reference_profiles(kafka: Settings, worker_factory, unique: str) -> None:
+    """The worker is killed while it folds a burst, records of it still unfolded; after the restart every
+    profile is the reference's."""
     sent, by_customer = history(unique, customers=300, per_customer=10, seed=2)
+    first, burst, rest = sent[: len(sent) * 3 // 10], sent[len(sent) * 3 // 10: len(sent) * 8 // 10], sent[len(sent) * 8 // 10:]
     worker = worker_factory()
     worker.wait_ready()
-    publish(kafka, sent[: len(sent) // 2])
-    time.sleep(2)  # mid-stream: some folded, some not
-    worker.kill()
-    publish(kafka, sent[len(sent) // 2 :])
+    publish(kafka, first)
+    stop_mid_burst(kafka, worker, worker.app_id, burst, set(range(kafka.partitions)), "SIGKILL")
+    publish(kafka, rest)
     restarted = worker_factory()  # same app id and data dir: state from RocksDB and the changelog
     restarted.wait_ready()
     expected = expected_profiles(by_customer)
     assert_profiles_equal(wait_for_profiles(kafka, expected, timeout=180), expected)
 
 
-def test_two_workers_split_partitions_and_one_takes_over_when_the_other_stops(kafka: Settings, worker_factory, unique: str) -> None:
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
+def test_a_worker_stopped_mid_stream_hands_its_partitions_to_the_other(kafka: Settings, worker_factory, unique: str, stop: str) -> None:
+    """Two workers split the partitions; one is stopped (gracefully, or by a crash) while it folds a burst,
+    with records of its partitions still unfolded; the other takes them over and every profile is the reference's."""
     first, second = worker_factory("w1"), worker_factory("w2")
     first.wait_ready()
     second.wait_ready()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # the first worker's initial assignment is revoked for a shared one
-        mine, theirs = (set(w.get("/ready/")[1].get("assigned", {}).get("preference-events", [])) for w in (first, second))
-        if mine and theirs and not mine & theirs and len(mine | theirs) == kafka.partitions:
-            break
-        time.sleep(1)
-    assert mine and theirs and not mine & theirs and len(mine | theirs) == kafka.partitions
-    sent, by_customer = history(unique, customers=200, per_customer=6, seed=3)
-    publish(kafka, sent[: len(sent) // 2])
-    time.sleep(3)
-    second.stop()
-    publish(kafka, sent[len(sent) // 2 :])
+    wait_until(lambda: (mine := first.assigned(EVENTS)) and (theirs := second.assigned(EVENTS)) and not mine & theirs
+               and len(mine | theirs) == kafka.partitions, 90, "the partitions split between the two workers", interval=1)
+    sent, by_customer = history(unique, customers=200, per_customer=8, seed=3)
+    head, burst, rest = sent[: len(sent) // 4], sent[len(sent) // 4: len(sent) * 3 // 4], sent[len(sent) * 3 // 4:]
+    publish(kafka, head)
+    stop_mid_burst(kafka, second, second.app_id, burst, second.assigned(EVENTS), stop)
+    publish(kafka, rest)
     expected = expected_profiles(by_customer)
     assert_profiles_equal(wait_for_profiles(kafka, expected, timeout=180), expected)
     # the survivor serves every customer, including those whose partitions moved to it
     for customer in list(by_customer)[:20]:
         status, profile = first.get(f"/profiles/{customer}/")
         assert status == 200 and profile["version"] == len(by_customer[customer])
+
+
+def table_value(data_dir: Path, table: str, partition: int, key: str) -> bytes | None:
+    """`key`'s value in one partition's RocksDB database of a worker's table, read while the worker runs."""
+    path = data_dir / "v1" / "tables" / f"{table}-{partition}.db"
+    if not path.exists():
+        return None
+    db = Rdict(str(path), options=Options(raw_mode=True), access_type=AccessType.read_only())
+    try:
+        return db.get(json.dumps(key).encode())
+    finally:
+        db.close()
+
+
+def test_standby_replicas_hold_a_warm_copy_of_the_other_workers_tables(kafka: Settings, worker_factory, unique: str,
+                                                                       tmp_path: Path) -> None:
+    """With --standbys 1 each worker keeps, in its own RocksDB, the state of the partitions the other folds."""
+    first, second = worker_factory("w1", "--standbys", "1"), worker_factory("w2", "--standbys", "1")
+    first.wait_ready(180)  # (a new app id folds every record other tests left on the log first)
+    second.wait_ready(180)
+    wait_until(lambda: (mine := first.assigned(EVENTS)) and (theirs := second.assigned(EVENTS)) and not mine & theirs
+               and len(mine | theirs) == kafka.partitions, 180, "the partitions split between the two workers", interval=1)
+    owned = {"w1": first.assigned(EVENTS), "w2": second.assigned(EVENTS)}
+    customers = [f"{unique}-s{n}" for n in range(48)]
+    events = {c: [f.event(c, [f.consent("SMS", "OPTED_IN"), f.topic("news", True)], f.at(n), event_id=f"{c}-e{n}") for n in range(2)]
+              for c in customers}
+    publish(kafka, [e for mine in events.values() for e in mine])
+    expected = expected_profiles(events)
+    assert_profiles_equal(wait_for_profiles(kafka, expected), expected)
+    for customer in customers:
+        partition = partition_for(customer, kafka.partitions)
+        active, standby = ("w1", "w2") if partition in owned["w1"] else ("w2", "w1")
+        assert partition in owned[active] and partition not in owned[standby]
+
+        def copied(customer: str = customer, partition: int = partition, active: str = active, standby: str = standby) -> bool:
+            held = table_value(tmp_path / standby, "profiles", partition, customer)
+            return held is not None and held == table_value(tmp_path / active, "profiles", partition, customer)
+
+        wait_until(copied, 60, f"the standby ({standby}) holding partition {partition}'s state")
+        assert decode_state(table_value(tmp_path / standby, "profiles", partition, customer)).version == 2
