@@ -32,26 +32,18 @@ from typing import Any
 import faust
 from aiokafka.errors import KafkaError
 
-from prefstream.dlq import dlq_headers
 from prefstream.settings import Settings
-from prefstream.topics import CUSTOMER_EVENTS, DLQ, EVENTS, IDENTITY_LINKS, PROFILES, TopicSpec
-from processors import metrics, parking
-from processors.admission import admit_for_fold, rejection
+from prefstream.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, TopicSpec
+from processors import metrics
 from processors.durable_table import DurableTable
 from processors.fetching import DEFAULT_FETCH_MIN_BYTES, DEFAULT_FETCH_WAIT_MS, tune_fetches
-from processors.fold import (
-    apply, empty_state, identities, is_erased, may_change_identities, profile_bytes, profile_time, released_identities,
-)
 from processors.gaps import GapGuard
-from processors.identity_links import release_applies, release_headers, releaser
 from processors.intake import drain_in_batches
 from processors.outputs import Delivery, Outputs, OutputsLost
 from processors.positions import StartOffsets, starts_after_seek, unsought
 from processors.redelivery import RedeliveryWindow
-from processors.routing import restricts_contact
-from processors.state_codec import decode_state, encode_state
+from processors.step import FoldStep, Released
 from processors.views import register_views
-from schemas.subjects import is_customer_id
 
 APP_ID = "prefstream-processor"
 SOURCE_TOPICS = (EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS)
@@ -62,16 +54,6 @@ TABLES = ("profiles", "identities", "parked")
 BATCH_MAX = 1000  # source records folded, at most, before their outputs are sealed as one delivery
 EXIT_OUTPUTS_LOST = 75  # EX_TEMPFAIL: restart the worker; it re-reads from the last commit
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Released:
-    """Parked records of an identifier that a claim re-sent to its customer: the link's partition and generation."""
-
-    identifier: str
-    tp: Any
-    generation: int
-    records: list[bytes]
 
 
 @dataclass(frozen=True)
@@ -121,92 +103,9 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     tables = {name: app.Table(name, key_type=str, value_type=bytes, options=rocksdb) for name in TABLES}
     outputs = Outputs(settings)
     durable = [DurableTable(tables[name], outputs) for name in TABLES]
-    tally = metrics.FoldTally()  # the fold outcomes of the batch being folded, published after it
-    profiles, identity, parked = durable
+    step = FoldStep(*durable, outputs, lambda: datetime.now(UTC))
+    tally = metrics.FoldTally()  # the fold times of the batch being folded, published after it
     source = app.topic(EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS, key_type=bytes, value_type=bytes)
-
-    def reject(message: Any, reason: str, error: str) -> None:
-        metrics.EVENTS_REJECTED.labels(reason).inc()
-        headers = dlq_headers(
-            reason, error, "processor", datetime.now(UTC),
-            topic=message.topic, partition=message.partition, offset=message.offset,
-        )
-        outputs.send(DLQ, message.key, message.value, headers=headers)
-
-    def fold_into(customer: str, event: dict[str, Any], partition: int, redelivery: int | None) -> None:
-        """Fold `event` into `customer`'s state; `redelivery`: the generation, when the record may be a redelivery."""
-        raw = profiles.get(customer, partition)
-        before = decode_state(raw) if raw is not None else empty_state(customer)
-        after = apply(before, event)
-        changed = after != before
-        if changed:
-            tally.folded += 1
-        elif redelivery is not None and window.first_reemission(redelivery, customer):
-            tally.reemitted += 1
-        else:
-            tally.duplicates += 1
-            return
-        profiles.set(customer, encode_state(after), partition)
-        key = customer.encode()
-        if is_erased(after):
-            tally.tombstones += 1
-            outputs.send(PROFILES, key, None)
-        else:
-            tally.profiles += 1
-            outputs.send(PROFILES, key, profile_bytes(after, profile_time(after)))
-        if changed:
-            if not may_change_identities(event):
-                return
-            old_ids, new_ids = set(identities(before)), set(identities(after))
-            claims, releases = new_ids - old_ids, old_ids - new_ids
-        else:  # a possible redelivery: the links of its first fold may never have reached Kafka
-            claims, releases = set(identities(after)), set(released_identities(after))
-        for identifier in sorted(claims):
-            outputs.send(IDENTITY_LINKS, identifier.encode(), key)
-        for identifier in sorted(releases):
-            outputs.send(IDENTITY_LINKS, identifier.encode(), None, headers=release_headers(key))
-
-    released: list[Released] = []  # parked records re-sent by the batch being folded
-
-    def on_link(message: Any) -> None:
-        identifier, customer, partition = message.key.decode(), message.value, message.partition
-        if customer is None:
-            current = identity.get(identifier, partition)
-            if release_applies(current, releaser(message.headers)):
-                identity.delete(identifier, partition)
-            elif current is not None:  # released by a customer it no longer points to: claim it again
-                outputs.send(IDENTITY_LINKS, identifier.encode(), current)
-            return
-        identity.set(identifier, customer, partition)
-        records = parking.unpack(parked.get(identifier, partition))
-        for record in records:
-            metrics.PARKED_RELEASED.inc()
-            outputs.send(CUSTOMER_EVENTS, customer, record)
-        if records:  # removed from the table only once the broker has them (see `forget_released`)
-            released.append(Released(identifier, message.tp, message.generation_id, records))
-
-    def on_event(message: Any, redelivery: int | None) -> None:
-        timestamp_ms = round(message.timestamp * 1000)  # Faust gives seconds; Kafka stores ms
-        event = admit_for_fold(message.value, timestamp_ms)
-        if event is None:
-            reject(message, *rejection(message.value, timestamp_ms))
-            return
-        partition = message.partition
-        if message.topic == CUSTOMER_EVENTS:
-            fold_into(message.key.decode(), event, partition, redelivery)
-            return
-        subject = event["subject"]
-        if is_customer_id(subject):
-            fold_into(subject, event, partition, redelivery)
-            return
-        if restricts_contact(event):
-            fold_into(subject, event, partition, redelivery)  # the bare identifier is suppressed at once
-        customer = identity.get(subject, partition)
-        if customer is not None:
-            outputs.send(CUSTOMER_EVENTS, customer, message.value)
-            return
-        metrics.IDENTIFIERS_PARKED.inc()
-        parked.set(subject, parking.add(parked.get(subject, partition), message.value), partition)
 
     # The end offset cached from the fetch that brought the record: never a call into the
     # consumer thread, which may itself be waiting for the fold to drain its buffer.
@@ -243,12 +142,8 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
                 and guard.admit(message.tp, message.generation_id, message.offset, starts.start(message.tp))):
             return False
         generation = message.generation_id
-        redelivery = generation if window.contains(message.tp, generation, message.offset) else None
         began = time.perf_counter()
-        if message.topic == IDENTITY_LINKS:
-            on_link(message)
-        else:
-            on_event(message, redelivery)
+        step.fold(message, generation if window.contains(message.tp, generation, message.offset) else None)
         tally.timed(time.perf_counter() - began)
         return True
 
@@ -274,9 +169,8 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         folded = [message for message in batch if message.generation_id == generation and process(message)]
         for table in durable:
             table.write_pending()
-        tally.publish()
-        delivering.put_nowait((folded, outputs.seal(), released.copy()))
-        released.clear()
+        tally.publish(step.take_counts())
+        delivering.put_nowait((folded, outputs.seal(), step.take_released()))
         report_lag(batch)
         await rewind_gaps()
 
@@ -299,26 +193,12 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
                 forget_released(done)
 
     def forget_released(done: list[Released]) -> None:
-        """Remove parked records from the table once the broker has acknowledged their re-sent copies.
-
-        Removing them in the batch that re-sent them lost them when a crash kept the table's removal
-        (on its changelog) but not the copies: the link, read again, found nothing to re-send. A crash
-        between the copies' acknowledgement and this removal leaves them parked until the identifier's next
-        claim re-sends them (to the same customer, a duplicate the fold ignores). Runs between two folds (a
-        fold never awaits), for partitions this worker still owns in the same generation."""
+        """`step.forget` the re-sent parked records, between two folds (a fold never awaits)."""
         if app.rebalancing:
             return
         assigned = app.consumer.assignment()
-        for entry in done:
-            if entry.generation != app.consumer_generation_id or entry.tp not in assigned:
-                continue
-            partition = entry.tp.partition
-            left = [record for record in parking.unpack(parked.get(entry.identifier, partition)) if record not in entry.records]
-            if left:
-                parked.set(entry.identifier, parking.pack(left), partition)
-            else:
-                parked.delete(entry.identifier, partition)
-        parked.write_pending()
+        step.forget(done, lambda tp, generation: generation == app.consumer_generation_id and tp in assigned)
+        durable[2].write_pending()
         delivering.put_nowait(([], outputs.seal(), []))
 
     @app.on_before_shutdown.connect

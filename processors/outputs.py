@@ -101,8 +101,8 @@ class Outputs:
         self._poller = threading.Thread(target=self._serve_reports, name="outputs-delivery", daemon=True)
         self._poller.start()
 
-    def send(self, topic: str, key: bytes, value: bytes | None, partition: int = ANY_PARTITION,
-             headers: Sequence[tuple[str, bytes]] | None = None) -> None:
+    def send(self, topic: str, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]] | None = None,
+             partition: int = ANY_PARTITION) -> None:
         """Queue one record (partitioned by murmur2 of the key unless `partition` is given) in the open batch."""
         delivery = self._open
         while True:

@@ -15,26 +15,11 @@ from collections.abc import Callable, Hashable
 
 
 class RedeliveryWindow:
-    """Per partition and rebalance generation, the end offset at the first record read; and the keys whose
-    outputs were re-emitted in the generation."""
+    """Per partition and rebalance generation, the end offset at the first record read."""
 
     def __init__(self, end_offset: Callable[[Hashable], int | None]) -> None:
         self._end_offset = end_offset
         self._ends: dict[Hashable, tuple[int, int | None]] = {}
-        self._reemitted: tuple[int, set[str]] = (-1, set())
-
-    def first_reemission(self, generation: int, key: str) -> bool:
-        """Whether `key`'s outputs are still to be re-emitted in `generation` (and from now on, that they were).
-
-        Once per key and generation is enough: a re-emission sends the key's whole current outputs. More would
-        multiply: every re-emitted identity claim is itself a record the fold reads."""
-        if self._reemitted[0] != generation:
-            self._reemitted = (generation, set())
-        keys = self._reemitted[1]
-        if key in keys:
-            return False
-        keys.add(key)
-        return True
 
     def contains(self, partition: Hashable, generation: int, offset: int) -> bool:
         """Whether the record at `offset` was on the partition when it was (re)assigned."""

@@ -25,9 +25,3 @@ def test_the_window_ends_at_the_partition_end_seen_first_in_each_generation() ->
 def test_an_unknown_end_treats_every_record_as_a_possible_redelivery() -> None:
     assert RedeliveryWindow(lambda partition: None).contains("p", 1, 10**9)
 
-
-def test_a_keys_outputs_are_re_emitted_once_per_generation() -> None:
-    window = RedeliveryWindow(lambda partition: 10)
-    answers = [window.first_reemission(1, key) for key in ("a", "b", "a", "a")]
-    answers += [window.first_reemission(2, key) for key in ("a", "a", "b")]  # a rebalance: once more each
-    assert answers == [True, True, False, False, True, False, True]
