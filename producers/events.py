@@ -134,7 +134,8 @@ def parse_change(item: Any, path: str, problems: list[Problem]) -> dict[str, Any
     if not isinstance(item, dict):
         problems.append(Problem(path, "must be an object"))
         return None
-    fields = _CHANGE_FIELDS.get(item.get("type"))  # type: ignore[arg-type]
+    kind = item.get("type")
+    fields = _CHANGE_FIELDS.get(kind) if isinstance(kind, str) else None  # a list is no key: a problem, not a crash
     if fields is None:
         problems.append(Problem(f"{path}.type", f"must be one of {', '.join(_CHANGE_FIELDS)}"))
         return None

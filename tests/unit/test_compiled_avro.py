@@ -18,6 +18,7 @@ from schemas.compiled import UnsupportedSchema, _fastavro_writer, compile_reader
 from schemas.splice import _NAMED, _field_type, field_writer, item_writer
 from schemas.validation import validate_event
 from tests import factories as f
+from tests.reach import reach_checked, reached
 from tests.strategies import change, events
 
 fast = settings(max_examples=200, deadline=None)
@@ -126,9 +127,11 @@ def test_a_schema_the_reader_does_not_compile_is_refused_at_once() -> None:
         compile_reader(OTHER)
 
 
+@reach_checked()
 @fast
-@given(st.binary(max_size=70), st.lists(st.booleans(), max_size=70), st.lists(st.integers(-(2**63), 2**63 - 1), max_size=3))
+@given(st.binary(max_size=70), st.lists(st.booleans(), max_size=70), st.lists(st.integers(-(2**63), 2**63 - 1), max_size=6))
 def test_the_reader_reads_bytes_long_arrays_and_negative_block_counts(raw, flags, numbers) -> None:
+    """Counts where the long array is not empty: then it is also written as one negatively counted block."""
     schema = parse_schema({"type": "record", "name": "R", "fields": [
         {"name": "raw", "type": "bytes"}, {"name": "flags", "type": {"type": "array", "items": "boolean"}},
         {"name": "numbers", "type": {"type": "array", "items": "long"}}]})
@@ -136,6 +139,7 @@ def test_the_reader_reads_bytes_long_arrays_and_negative_block_counts(raw, flags
     data = fastavro_bytes(schema, value)
     assert compile_reader(schema)(data, 0) == (value, len(data))
     if numbers:  # the same array written as one block with a negative count and its byte size
+        reached()
         body = b"".join(zigzag(n) for n in numbers)
         head = data[: len(data) - len(b"".join(zigzag(n) for n in numbers)) - len(zigzag(len(numbers))) - 1]
         blocked = head + zigzag(-len(numbers)) + zigzag(len(body)) + body + b"\x00"
@@ -201,6 +205,7 @@ def test_the_strict_writer_writes_every_valid_event_as_fastavro_does(history, pr
         assert EVENTS.encode(event)[HEADER_SIZE:] == fastavro_bytes(EVENTS.current, event)  # fastavro alone agrees here
 
 
+@reach_checked()
 @settings(max_examples=1500, deadline=None)
 @given(st.lists(change, min_size=1, max_size=2), PROOFS, st.data())
 def test_an_event_with_a_wrong_value_anywhere_is_written_as_tagged_or_refused(changes, proof, data) -> None:
@@ -221,6 +226,7 @@ def test_an_event_with_a_wrong_value_anywhere_is_written_as_tagged_or_refused(ch
     outcome = encoding(EVENTS, event)
     if outcome == "EncodeError" and channels_not_a_list(event):
         return  # stricter than validate on purpose: bytes pass as a sequence there, not here
+    reached()
     assert outcome == expected(event)
 
 

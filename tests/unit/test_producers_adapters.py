@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +20,7 @@ from producers import call_center, pos, sms, social
 from producers.http import BadInput
 from producers.publisher import event_problems
 from schemas.codec import decode_event, encode_event
+from tests.reach import reach_checked, reached
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "pos-export.csv"
@@ -157,6 +164,12 @@ def test_agent_event_maps_changes_with_defaults_and_proof() -> None:
     assert decode_event(encode_event(event))["changes"] == event["changes"]
 
 
+def test_a_change_type_that_is_no_text_is_a_problem_not_a_crash() -> None:
+    with pytest.raises(BadInput) as caught:
+        call_center.agent_event(agent_body(changes=[{"type": []}, {"type": {"kind": "consent"}}]), NOW)
+    assert {p.path for p in caught.value.problems} == {"changes[0].type", "changes[1].type"}
+
+
 def test_agent_event_same_request_id_same_event_id() -> None:
     body = agent_body(request_id="r-1")
     assert call_center.agent_event(body, NOW)["event_id"] == call_center.agent_event(body, NOW + timedelta(seconds=5))["event_id"]
@@ -211,55 +224,157 @@ def test_jsonl_export() -> None:
     assert [line.number for line in lines] == [1, 3, 4] and not lines[0].problems and lines[1].problems and lines[2].problems
 
 
-# -- robustness: random payloads never crash a parser ----------------------------------------
+# -- robustness: damaged payloads never crash a parser ------------------------------------------
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5), max_leaves=12)
+TIMES = st.sampled_from(["2026-03-01T11:00:00Z", "2026-03-01T12:30:00+01:00", "2026-03-02T09:15:00.250-05:00"])
 
 
-def field_dicts(names: list[str]):
-    return st.dictionaries(st.sampled_from(names) | st.text(max_size=8), JSON, max_size=len(names) + 1)
+def damaged(valid: st.SearchStrategy[dict], one_in: int = 3) -> st.SearchStrategy[dict]:
+    """Mostly `valid` bodies; one in `one_in` with a field dropped, or set (or added) to any JSON value."""
+
+    @st.composite
+    def bodies(draw: st.DrawFn) -> dict:
+        body = draw(valid)
+        how = draw(st.integers(0, 2 * one_in - 1))
+        if how < 2 * one_in - 2:
+            return body
+        name = draw(st.sampled_from(sorted(body)) | st.text(max_size=8))
+        if how == 2 * one_in - 2:
+            return {key: value for key, value in body.items() if key != name}
+        return body | {name: draw(JSON)}
+
+    return bodies()
 
 
-def survives(parse, body) -> None:
+SMS_BODIES = st.fixed_dictionaries(
+    {"from": st.sampled_from(["+14155550100", "+447700900123"]),
+     "text": st.sampled_from([" stop ", "StopAll", "Start!", "help", "hello"]) | st.text(max_size=30),
+     "message_id": st.sampled_from(["SM1", "SM-2"]) | st.text(max_size=12)},
+    optional={"received_at": TIMES})
+SOCIAL_BODIES = st.fixed_dictionaries(
+    {"platform": st.sampled_from(["instagram", "Twitter", "x_1"]), "handle": st.sampled_from(["@ann.b", "bob_c"]),
+     "text": st.sampled_from(["Please stop emailing me", "send me deals by text", "I love your new arrivals", "great shoes"])
+     | st.text(max_size=40),
+     "time": TIMES},
+    optional={"message_id": st.sampled_from(["m1", "m2"]), "kind": st.sampled_from(["message", "mention"])})
+AGENT_CHANGES = st.sampled_from([
+    {"type": "consent", "channel": "PHONE", "status": "OPTED_IN"},
+    {"type": "consent", "channel": "EMAIL", "status": "OPTED_OUT", "expires_at": "2026-06-01T00:00:00Z"},
+    {"type": "topic", "topic": "sales", "subscribed": False}, {"type": "frequency", "cadence": "WEEKLY", "max_per_week": 2},
+    {"type": "pause", "channels": ["SMS"], "until": "2026-04-01T00:00:00Z"},
+    {"type": "quiet_hours", "start": "22:00", "end": "07:00", "time_zone": "Europe/London"},
+    {"type": "contact", "kind": "EMAIL", "value": "ann@example.com"}, {"type": "attribute", "key": "size", "value": "M"},
+    {"type": "suppression", "channel": "SMS", "active": True}, {"type": "erasure", "reason": "asked on the phone"},
+])
+AGENT_BODIES = st.fixed_dictionaries(
+    {"agent_id": st.just("agent-7"), "interaction_id": st.just("call-99"),
+     "customer": st.sampled_from(["cust-42", "email:ann@example.com", "phone:+14155550100"]),
+     "proof": st.sampled_from([{"method": "VERBAL", "recording_ref": "rec-1"}, {"method": "WRITTEN", "locale": "en-GB"}]),
+     "changes": st.lists(damaged(AGENT_CHANGES, one_in=8), min_size=1, max_size=3)},
+    optional={"occurred_at": TIMES, "request_id": st.just("r-1")})
+
+
+POS_IDS = {"loyalty_id": "L-5001", "phone": "+14155550100", "email": "Ann@Example.com"}
+POS_ID_SETS = [names for size in (1, 2, 3) for names in itertools.combinations(sorted(POS_IDS), size)]
+
+
+@st.composite
+def pos_records(draw: st.DrawFn) -> dict:
+    """A valid export record: where, when and what was chosen, with at least one identifier."""
+    record = {"store": draw(st.sampled_from(["42", 7])), "till": draw(st.sampled_from(["3", 1])),
+              "transaction": draw(st.sampled_from(["T1", "T-9"])), "line": draw(st.sampled_from(["1", 2])),
+              "captured_at": draw(TIMES),
+              "choices": draw(st.sampled_from(["email=in", "sms=out;topic:new-arrivals=in", "push=in; whatsapp=out"]))}
+    record |= {name: POS_IDS[name] for name in draw(st.sampled_from(POS_ID_SETS))}
+    return record | ({"notice_version": "v3"} if draw(st.booleans()) else {})
+
+
+def csv_text(records: list[dict]) -> str:
+    """The records as a CSV export with a header of every column they use."""
+    columns = list(dict.fromkeys(name for record in records for name in record))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(records)
+    return out.getvalue()
+
+
+@st.composite
+def export_texts(draw: st.DrawFn) -> str:
+    """Mostly a CSV or JSON Lines export of mostly valid records, some cut short; else any text."""
+    how = draw(st.integers(0, 5))
+    if how == 5:
+        return draw(st.text(max_size=300))
+    records = draw(st.lists(damaged(pos_records()), min_size=1, max_size=3))
+    text = csv_text(records) if draw(st.booleans()) else "".join(json.dumps(record) + "\n" for record in records)
+    return text[: draw(st.integers(len(text) // 2, len(text)))] if how > 2 else text
+
+
+def survives(parse: Callable[[dict], Any], body: dict) -> None:
+    """The parser refuses the body with its problems, or its result is judged (see event_problems)."""
     try:
         event = parse(body)
     except BadInput as bad:
         assert bad.problems
         return
+    reached()
     if isinstance(event, dict):
         event_problems(event, NOW, timedelta(minutes=5))
 
 
+def sms_handled(body: dict) -> dict | None:
+    """What the SMS webhook makes of a body before publishing: the event of a keyword, if any."""
+    message = sms.parse_inbound(body)
+    intent = sms.keyword_intent(message.text)
+    return sms.sms_event(message, intent, NOW) if intent else None
+
+
+def social_handled(body: dict) -> dict | None:
+    """What the social webhook makes of a body before publishing: the event of a matched rule, if any."""
+    message = social.parse_message(body)
+    intent = social.classify(message.text)
+    return social.social_event(message, intent, NOW) if intent else None
+
+
+@reach_checked()
 @settings(max_examples=1000, deadline=None)
-@given(field_dicts(["from", "text", "message_id", "received_at"]))
+@given(damaged(SMS_BODIES))
 def test_sms_parser_never_crashes(body: dict) -> None:
-    survives(sms.parse_inbound, body)
+    survives(sms_handled, body)
 
 
+@reach_checked()
 @settings(max_examples=1000, deadline=None)
-@given(field_dicts(["platform", "handle", "text", "time", "message_id", "kind"]))
+@given(damaged(SOCIAL_BODIES))
 def test_social_parser_never_crashes(body: dict) -> None:
-    survives(lambda b: social.classify(social.parse_message(b).text), body)
+    survives(social_handled, body)
 
 
+@reach_checked()
 @settings(max_examples=1000, deadline=None)
-@given(field_dicts(["agent_id", "interaction_id", "customer", "occurred_at", "proof", "changes", "request_id"]))
+@given(damaged(AGENT_BODIES))
 def test_agent_parser_never_crashes(body: dict) -> None:
     survives(lambda b: call_center.agent_event(b, NOW), body)
 
 
+@reach_checked()
 @settings(max_examples=1000, deadline=None)
-@given(field_dicts(list(pos.FIELDS)))
+@given(damaged(pos_records(), one_in=4))
 def test_pos_record_parser_never_crashes(record: dict) -> None:
     event, problems = pos.record_event(record)
     assert (event is None) == bool(problems)
     if event is not None:
+        reached()
         event_problems(event, NOW, timedelta(minutes=5))
 
 
+@reach_checked()
 @settings(max_examples=1000, deadline=None)
-@given(st.text(max_size=300))
+@given(export_texts())
 def test_pos_file_parsers_never_crash(text: str) -> None:
-    list(pos.read_csv(text))
-    list(pos.read_jsonl(text))
+    lines = [*pos.read_csv(text), *pos.read_jsonl(text)]
+    if any(line.event is not None for line in lines):
+        reached()
+    assert all((line.event is None) == bool(line.problems) for line in lines)

@@ -18,14 +18,17 @@ fast = settings(max_examples=150, deadline=None)
 @fast
 @given(events(), st.integers(min_value=0, max_value=60 * 24 * 3))
 def test_spliced_bytes_equal_the_plain_encoding(history, minutes) -> None:
+    """From registers with empty memos, and from memos filled at another time: the plain bytes."""
     at = f.at(minutes)
-    state = fold("cust-1", history)
-    assert profile_bytes(state, at) == encode_profile(to_profile(state, at))
-    assert profile_bytes(state, at) == profile_bytes(state, at)  # memoized items are reused as they were
+    state, memoized = fold("cust-1", history), fold("cust-1", history)
+    plain = encode_profile(to_profile(state, at))
+    assert profile_bytes(state, at) == plain
+    profile_bytes(memoized, f.at(0) - timedelta(days=1))  # fills its registers' memos
+    assert profile_bytes(memoized, at) == plain
 
 
 @fast
-@given(events(), events(subject="cust-1", max_size=3))
+@given(events(), events(subject="cust-1", max_size=3, min_size=1))
 def test_memoized_items_stay_right_as_the_state_moves_on(history, more) -> None:
     state = fold("cust-1", history)
     profile_bytes(state, f.at(30))

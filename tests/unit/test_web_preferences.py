@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +21,7 @@ from producers.web.preferences import Current, current_from_profile, open_questi
 from schemas.codec import decode_event, encode_event
 from schemas.validation import validate_event
 from tests import factories as f
+from tests.reach import reach_checked, reached
 
 CONFIG = load_web_config()
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -140,21 +142,45 @@ def test_json_requests_change_only_what_they_name() -> None:
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=10)
-json_bodies = st.fixed_dictionaries({}, optional={
-    "consents": st.dictionaries(st.sampled_from(["EMAIL", "SMS", "FAX"]), json_values, max_size=3),
-    "topics": json_values, "cadence": json_values, "pause": json_values, "quiet_hours": json_values,
-    "email": json_values, "phone": json_values, "answers": json_values,
-}) | json_values
+answers = st.one_of([st.tuples(st.just(q.key), st.sampled_from(q.choices) if q.choices else st.text(min_size=1, max_size=20))
+                     for q in CONFIG.questions])
+well_formed_bodies = st.fixed_dictionaries({}, optional={
+    "consents": st.dictionaries(st.sampled_from([c.code for c in CONFIG.channels]), st.booleans(), max_size=3),
+    "topics": st.dictionaries(st.sampled_from([t.code for t in CONFIG.topics]), st.booleans(), max_size=2),
+    "cadence": st.none() | st.sampled_from(["REALTIME", "DAILY", "WEEKLY", "MONTHLY"]),
+    "pause": st.sampled_from(["keep", "resume", *CONFIG.pause_days]),
+    "quiet_hours": st.none() | st.fixed_dictionaries(
+        {"start": st.sampled_from(["22:00", "08:30"]), "end": st.just("07:00")},
+        optional={"time_zone": st.sampled_from(["UTC", "Europe/London", None])}),
+    "email": st.none() | st.sampled_from(["ann@example.com", "Bob@Example.com"]),
+    "phone": st.none() | st.sampled_from(["+447700900123", "+15550001"]),
+    "answers": st.lists(answers, max_size=2).map(dict),
+})
+FIELDS = ["consents", "topics", "cadence", "pause", "quiet_hours", "email", "phone", "answers", "colour"]
 
 
+@st.composite
+def json_bodies(draw: st.DrawFn) -> Any:
+    """Mostly a well-formed request; else one with a field of any JSON value, or any JSON value."""
+    body = draw(well_formed_bodies)
+    how = draw(st.integers(0, 7))
+    if how < 6:
+        return body
+    if how == 6:
+        return body | {draw(st.sampled_from(FIELDS)): draw(json_values)}
+    return draw(json_values)
+
+
+@reach_checked()
 @settings(max_examples=1000, deadline=None)
-@given(json_bodies)
-def test_any_json_body_is_refused_with_problems_or_becomes_a_valid_event(body) -> None:
+@given(json_bodies(), st.sampled_from([KNOWN, Current()]))
+def test_any_json_body_is_refused_with_problems_or_becomes_a_valid_event(body, current: Current) -> None:
     desired, problems = parse_json(body, CONFIG)
     if problems:
         return
-    planned = plan(KNOWN, desired, CONFIG, NOW)
+    planned = plan(current, desired, CONFIG, NOW)
     if planned.changes and not planned.problems:
+        reached()
         event = web_event("cust-1", planned.changes, PROOF, NOW)
         assert validate_event(event, NOW) == []
         encode_event(event)
