@@ -312,14 +312,16 @@ def export_texts(draw: st.DrawFn) -> str:
     return text[: draw(st.integers(len(text) // 2, len(text)))] if how > 2 else text
 
 
-def valid_but_for_its_time(event: dict[str, Any]) -> None:
+def valid_but_for_its_time(event: dict[str, Any], passed_through: str = "") -> None:
     """An event an adapter made of input it accepted passes the publisher's validation, unless the input
-    dated it ahead of NOW (which the publisher refuses as future_time)."""
+    dated it ahead of NOW (refused as future_time) or a problem lies in what the adapter passes through for
+    the publisher to judge (paths starting with `passed_through`, e.g. the agent's changes)."""
     problems, _reason = event_problems(event, NOW, timedelta(minutes=5))
-    assert all("in the future" in problem.message for problem in problems), problems
+    assert all("in the future" in problem.message or (passed_through and problem.path.startswith(passed_through))
+               for problem in problems), problems
 
 
-def survives(parse: Callable[[dict], Any], body: dict) -> None:
+def survives(parse: Callable[[dict], Any], body: dict, passed_through: str = "") -> None:
     """The parser refuses the body with its problems, or the event it makes is valid (see valid_but_for_its_time)."""
     try:
         event = parse(body)
@@ -328,7 +330,7 @@ def survives(parse: Callable[[dict], Any], body: dict) -> None:
         return
     reached()
     if event is not None:
-        valid_but_for_its_time(event)
+        valid_but_for_its_time(event, passed_through)
 
 
 def sms_handled(body: dict) -> dict | None:
@@ -363,7 +365,7 @@ def test_social_parser_never_crashes(body: dict) -> None:
 @settings(max_examples=1000, deadline=None)
 @given(damaged(AGENT_BODIES))
 def test_agent_parser_never_crashes(body: dict) -> None:
-    survives(lambda b: call_center.agent_event(b, NOW), body)
+    survives(lambda b: call_center.agent_event(b, NOW), body, passed_through="changes[")  # values checked by the publisher
 
 
 @reach_checked()
