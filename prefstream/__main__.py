@@ -1,5 +1,5 @@
 """`python -m prefstream` runs the command line."""
 
-from prefstream.cli import main
+from prefstream.cli.main import main
 
 main()

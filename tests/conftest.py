@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from prefstream.settings import Settings
+from prefstream.core.settings import Settings
 from tests.kafka_for_tests import kafka_broker
 
 

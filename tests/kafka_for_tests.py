@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from prefstream.broker import LocalBroker
-from prefstream.settings import Settings, load_settings
+from prefstream.local.broker import LocalBroker
+from prefstream.core.settings import Settings, load_settings
 
 
 LOWEST_SERVER_PORT = 20000

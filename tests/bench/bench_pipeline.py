@@ -18,12 +18,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from prefstream.run import Lag, wait_ready
-from prefstream.run_stages import Ports, child_env, pipeline_stages, sinks_config
-from prefstream.simulate.command import link_signer
-from prefstream.simulate.driver import ACCEPTED, Driver, Endpoints
-from prefstream.simulate.traffic import Traffic
-from prefstream.topics import create_topics
+from prefstream.local.run import Lag, wait_ready
+from prefstream.local.stages import Ports, child_env, pipeline_stages, sinks_config
+from prefstream.local.simulate.command import link_signer
+from prefstream.local.simulate.driver import ACCEPTED, Driver, Endpoints
+from prefstream.local.simulate.traffic import Traffic
+from prefstream.core.topics import create_topics
 from tests.bench.bench_processor import folder_size_mb
 from tests.bench.warm_broker import warm_broker
 from tests.kafka_for_tests import free_block

@@ -65,14 +65,14 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from prefstream.kafka_config import consumer_config, producer_config, quiet_logger
-from prefstream.settings import Settings
-from prefstream.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, PROFILES, TopicSpec, admin_client, create_topics, topic_specs
-from processors.admission import admit_for_fold
-from processors.app import changelog_specs
-from processors.fetching import DEFAULT_FETCH_WAIT_MS
-from processors.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
-from processors.state_codec import decode_state, encode_state
+from prefstream.core.kafka import consumer_config, producer_config, quiet_logger
+from prefstream.core.settings import Settings
+from prefstream.core.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, PROFILES, TopicSpec, admin_client, create_topics, topic_specs
+from processors.domain.admission import admit_for_fold
+from processors.runtime.app import changelog_specs
+from prefstream.core.settings import DEFAULT_FETCH_WAIT_MS
+from processors.domain.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
+from processors.domain.state_codec import decode_state, encode_state
 from schemas.codec import encode_event
 from schemas.subjects import is_customer_id
 from tests import factories as f

@@ -30,13 +30,13 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from prefstream.kafka_config import producer_config
-from prefstream.topics import TopicSpec, admin_client, create_topics
-from processors.admission import admit
-from processors.audit import history
-from processors.fold import apply, empty_state
-from processors.logread import LogReader, Topics
-from processors.replay import Rebuild, profile_keys
+from prefstream.core.kafka import producer_config
+from prefstream.core.topics import TopicSpec, admin_client, create_topics
+from processors.domain.admission import admit
+from processors.audit.queries import history
+from processors.domain.fold import apply, empty_state
+from processors.audit.logread import LogReader, Topics
+from processors.audit.replay import Rebuild, profile_keys
 from schemas.codec import decode_event, encode_event
 from tests.bench.warm_broker import warm_broker
 from tests import factories as f

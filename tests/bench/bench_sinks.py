@@ -36,9 +36,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from prefstream.kafka_config import consumer_config, producer_config
-from prefstream.settings import Settings
-from processors.fold import fold, profile_bytes, profile_time
+from prefstream.core.kafka import consumer_config, producer_config
+from prefstream.core.settings import Settings
+from processors.domain.fold import fold, profile_bytes, profile_time
 from sinks.delivery import Delivery
 from sinks.runner import SinkRunner
 from sinks.targets import Failure, Target, make_target

@@ -44,9 +44,9 @@ from typing import Any
 
 import aiohttp
 
-from prefstream.broker import LocalBroker
-from prefstream.settings import Settings
-from prefstream.topics import EVENTS, create_topics
+from prefstream.local.broker import LocalBroker
+from prefstream.core.settings import Settings
+from prefstream.core.topics import EVENTS, create_topics
 from tests.bench.warm_broker import warm_broker
 from tests.kafka_for_tests import free_port
 
@@ -287,7 +287,7 @@ def _events_on_log(settings: Settings) -> int:
     """Messages on preference-events (to check that the run produced what it says)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from prefstream.kafka_config import consumer_config
+    from prefstream.core.kafka import consumer_config
 
     consumer = Consumer(consumer_config(settings, f"bench-web-count-{time.monotonic_ns()}"))
     try:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
-from prefstream.kafka_config import consumer_config, producer_config, quiet_logger
-from prefstream.settings import Settings
-from prefstream.topics import TopicSpec, create_topics
+from prefstream.core.kafka import consumer_config, producer_config, quiet_logger
+from prefstream.core.settings import Settings
+from prefstream.core.topics import TopicSpec, create_topics
 from tests.kafka_for_tests import kafka_broker
 
 WARM_UP_SECONDS = 25.0

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from prefstream.settings import Settings
-from prefstream.topics import create_topics
+from prefstream.core.settings import Settings
+from prefstream.core.topics import create_topics
 from producers.publisher import Publisher
 
 PUBLISHER_SOURCE = "integration-test"

@@ -15,9 +15,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from prefstream.kafka_config import consumer_config, producer_config
-from prefstream.settings import Settings
-from prefstream.topics import EVENTS
+from prefstream.core.kafka import consumer_config, producer_config
+from prefstream.core.settings import Settings
+from prefstream.core.topics import EVENTS
 from schemas.codec import encode_event
 from tests.kafka_for_tests import free_port
 

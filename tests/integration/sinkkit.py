@@ -12,10 +12,10 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from prefstream.kafka_config import consumer_config, producer_config
-from prefstream.settings import Settings
-from prefstream.topics import TopicSpec, create_topics
-from processors.fold import fold, is_erased, profile_bytes, profile_time
+from prefstream.core.kafka import consumer_config, producer_config
+from prefstream.core.settings import Settings
+from prefstream.core.topics import TopicSpec, create_topics
+from processors.domain.fold import fold, is_erased, profile_bytes, profile_time
 from schemas.codec import decode_profile
 from sinks.config import SinkConfig, parse_sinks
 from sinks.runner import SinkRunner

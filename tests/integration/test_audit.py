@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from prefstream.kafka_config import producer_config
-from prefstream.settings import Settings
-from prefstream.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, TopicSpec, create_topics
+from prefstream.core.kafka import producer_config
+from prefstream.core.settings import Settings
+from prefstream.core.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, TopicSpec, create_topics
 from processors.partitioner import partition_for
 from schemas.codec import encode_event, encode_profile
 from tests import factories as f

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefstream.settings import Settings
-from prefstream.topics import PROFILES, create_topics
-from processors.audit import verify
-from processors.logread import LogReader, Topics
+from prefstream.core.settings import Settings
+from prefstream.core.topics import PROFILES, create_topics
+from processors.audit.queries import verify
+from processors.audit.logread import LogReader, Topics
 from schemas.codec import decode_profile, encode_profile
 from tests import reference
 from tests.kafka_for_tests import free_port

@@ -8,9 +8,9 @@ import time
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from confluent_kafka import Consumer, Producer
 
-from prefstream.kafka_config import consumer_config, producer_config
-from prefstream.settings import Settings
-from prefstream.topics import TopicSpec, create_topics, describe_topics, topic_specs
+from prefstream.core.kafka import consumer_config, producer_config
+from prefstream.core.settings import Settings
+from prefstream.core.topics import TopicSpec, create_topics, describe_topics, topic_specs
 
 
 def test_pipeline_topics_are_created_with_their_configs_idempotently(kafka: Settings) -> None:

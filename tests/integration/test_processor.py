@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from rocksdict import AccessType, Options, Rdict
 
-from prefstream.dlq import read_headers
-from prefstream.settings import Settings
-from prefstream.topics import DLQ, EVENTS, IDENTITY_LINKS, PROFILES, create_topics
-from processors.identity_links import RELEASED_BY
+from prefstream.core.dlq import read_headers
+from prefstream.core.settings import Settings
+from prefstream.core.topics import DLQ, EVENTS, IDENTITY_LINKS, PROFILES, create_topics
+from processors.domain.identity import RELEASED_BY
 from processors.partitioner import partition_for
-from processors.state_codec import decode_state
+from processors.domain.state_codec import decode_state
 from schemas.codec import decode_profile, encode_event
 from tests import factories as f
 from tests import reference

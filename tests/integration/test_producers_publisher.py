@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from prefstream.dlq import read_headers
-from prefstream.settings import Settings
-from prefstream.topics import DLQ, EVENTS
+from prefstream.core.dlq import read_headers
+from prefstream.core.settings import Settings
+from prefstream.core.topics import DLQ, EVENTS
 from producers.publisher import Publisher, Rejected
 from schemas.codec import decode_event, encode_event
 from tests.factories import attribute, consent, event

@@ -19,9 +19,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from prefstream.dlq import read_headers
-from prefstream.settings import Settings
-from prefstream.topics import DLQ, EVENTS, create_topics
+from prefstream.core.dlq import read_headers
+from prefstream.core.settings import Settings
+from prefstream.core.topics import DLQ, EVENTS, create_topics
 from processors.partitioner import partition_for
 from producers import call_center, sms, social
 from producers.pos_ingest import ingest

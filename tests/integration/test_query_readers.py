@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from prefstream.settings import Settings
-from prefstream.topics import create_topics
+from prefstream.core.settings import Settings
+from prefstream.core.topics import create_topics
 from producers import call_center
 from producers.publisher import Publisher
 from producers.web import signing

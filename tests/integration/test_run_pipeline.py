@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from prefstream.kafka_config import consumer_config
-from prefstream.settings import Settings
-from prefstream.topics import DLQ, EVENTS
+from prefstream.core.kafka import consumer_config
+from prefstream.core.settings import Settings
+from prefstream.core.topics import DLQ, EVENTS
 from tests.kafka_for_tests import free_block, kafka_broker
 
 ROOT = Path(__file__).resolve().parents[2]

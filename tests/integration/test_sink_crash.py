@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from prefstream.settings import Settings
+from prefstream.core.settings import Settings
 from tests.kafka_for_tests import free_port
 from tests.integration.sinkkit import committed, expected_documents, history, produce, settle, source_topic, wait_until
 

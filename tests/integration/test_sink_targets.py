@@ -16,8 +16,8 @@ import psycopg
 
 from prometheus_client import REGISTRY
 
-from prefstream.settings import Settings
-from prefstream.topics import describe_topics
+from prefstream.core.settings import Settings
+from prefstream.core.topics import describe_topics
 from sinks.delivery import Delivery, Source
 from sinks.targets.sql import SqlTarget
 from tests.integration.helpers import read_all, read_latest

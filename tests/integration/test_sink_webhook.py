@@ -12,8 +12,8 @@ import time
 
 from prometheus_client import REGISTRY
 
-from prefstream.dlq import read_headers
-from prefstream.settings import Settings
+from prefstream.core.dlq import read_headers
+from prefstream.core.settings import Settings
 from tests.integration.helpers import read_all
 from tests.integration.sinkkit import expected_documents, history, produce, running, settle, source_topic, unit
 from tests.integration.webhook_receiver import Receiver

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from prefstream.dlq import read_headers
-from prefstream.settings import Settings
-from prefstream.topics import DLQ, EVENTS, create_topics
+from prefstream.core.dlq import read_headers
+from prefstream.core.settings import Settings
+from prefstream.core.topics import DLQ, EVENTS, create_topics
 from producers.publisher import Publisher
 from producers.web import signing
 from producers.web.app import create_app

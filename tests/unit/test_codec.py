@@ -12,7 +12,7 @@ from schemas.codec import (
     MARKER, BadMarkerError, CorruptRecordError, SchemaFamily, UnknownFingerprintError,
     decode_event, decode_profile, encode_event, encode_profile, fingerprint,
 )
-from processors.fold import fold, to_profile
+from processors.domain.fold import fold, to_profile
 from tests import factories as f
 from tests.strategies import change, events
 

@@ -12,7 +12,7 @@ from fastavro.validation import validate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.fold import _wire_ms, fold, to_datetime, to_profile
+from processors.domain.fold import _wire_ms, fold, to_datetime, to_profile
 from schemas.codec import EVENTS, HEADER_SIZE, MARKER, PROFILES, CodecError, EncodeError, decode_event, encode_event
 from schemas.compiled import UnsupportedSchema, _fastavro_writer, compile_reader, compile_writer, timestamp_millis, zigzag
 from schemas.splice import _NAMED, _field_type, field_writer, item_writer

@@ -12,7 +12,7 @@ import rocksdict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.durable_table import DurableTable, encode_key
+from processors.runtime.durable_table import DurableTable, encode_key
 
 
 class Sent:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.fold import (
+from processors.domain.fold import (
     apply, fold, identities, may_change_identities, merge, profile_time, released_identities, to_profile,
 )
 from schemas.codec import encode_profile
@@ -99,7 +99,7 @@ def test_erasure_removes_older_fields_and_blocks_late_events() -> None:
     erase = f.event("c", [f.erasure()], f.at(10))
     late = f.event("c", [f.attribute("size", "M")], f.at(5))
     after = f.event("c", [f.attribute("size", "L")], f.at(20))
-    from processors.fold import identities, is_erased
+    from processors.domain.fold import identities, is_erased
 
     erased = fold("c", [late, erase, before])
     assert is_erased(erased) and identities(erased) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.fold import fold, is_erased, profile_bytes, profile_time
+from processors.domain.fold import fold, is_erased, profile_bytes, profile_time
 from schemas.codec import decode_profile
 from tests import factories as f
 from tests import reference

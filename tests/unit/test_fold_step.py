@@ -12,10 +12,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefstream.dlq import read_headers
-from prefstream.topics import CUSTOMER_EVENTS, DLQ, EVENTS, IDENTITY_LINKS, PROFILES
+from prefstream.core.dlq import read_headers
+from prefstream.core.topics import CUSTOMER_EVENTS, DLQ, EVENTS, IDENTITY_LINKS, PROFILES
 from processors.partitioner import partition_for
-from processors.step import FoldStep, Released
+from processors.domain.step import FoldStep, Released
 from schemas.codec import decode_profile, encode_event
 from tests import factories as f
 from tests import reference

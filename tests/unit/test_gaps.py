@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.gaps import MAX_REWINDS, REWIND_INTERVAL_SECONDS, GapGuard
+from processors.runtime.gaps import MAX_REWINDS, REWIND_INTERVAL_SECONDS, GapGuard
 from tests.reach import reach_checked, reached
 
 

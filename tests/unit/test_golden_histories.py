@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from processors.fold import fold, is_erased, reachable, to_profile
+from processors.domain.fold import fold, is_erased, reachable, to_profile
 from tests import factories as f
 
 C = "cust-42"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.identity_links import RELEASED_BY, release_applies, release_headers, releaser
+from processors.domain.identity import RELEASED_BY, release_applies, release_headers, releaser
 
 customers = st.none() | st.sampled_from([b"cust-1", b"cust-2"])
 

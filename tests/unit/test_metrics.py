@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from processors.metrics import FOLD_BUCKETS, FoldTally
-from processors.step import Counts
+from processors.runtime.metrics import FOLD_BUCKETS, FoldTally
+from processors.domain.step import Counts
 
 HISTOGRAM = "prefstream_processor_fold_seconds"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaError
 
-from prefstream.settings import Settings
-from processors.outputs import Delivery, Outputs, OutputsLost
+from prefstream.core.settings import Settings
+from processors.runtime.outputs import Delivery, Outputs, OutputsLost
 from tests.kafka_for_tests import free_port
 
 

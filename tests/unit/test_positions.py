@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.positions import StartOffsets, starts_after_seek, unsought
+from processors.runtime.positions import StartOffsets, starts_after_seek, unsought
 
 
 def test_records_of_a_generation_wait_until_it_is_positioned() -> None:

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.fold import fold, to_profile
+from processors.domain.fold import fold, to_profile
 from producers import call_center, pos, sms, social
 from producers.http import BadInput
 from producers.publisher import event_problems

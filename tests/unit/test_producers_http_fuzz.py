@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefstream.topics import DLQ
+from prefstream.core.topics import DLQ
 from producers import call_center, sms, social
 from producers.publisher import Accepted, Publisher, Rejected
 from producers.web import signing

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.reachability import CHANNELS, _in_quiet_hours, reasons
+from processors.domain.reachability import CHANNELS, _in_quiet_hours, reasons
 
 T0_MS = 1_772_366_400_000  # 2026-03-01T12:00Z
 

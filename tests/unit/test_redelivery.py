@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from processors.redelivery import RedeliveryWindow
+from processors.runtime.redelivery import RedeliveryWindow
 
 
 def test_the_window_ends_at_the_partition_end_seen_first_in_each_generation() -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prefstream.settings import PROJECT_ROOT
+from prefstream.core.settings import PROJECT_ROOT
 
 
 def prefstream(*args: str, config: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from prefstream.settings import PROJECT_ROOT, ConfigError
+from prefstream.core.settings import PROJECT_ROOT, ConfigError
 from sinks.config import load_sinks, parse_sinks
 
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefstream.settings import PROJECT_ROOT
+from prefstream.core.settings import PROJECT_ROOT
 from sinks.delivery import Delivery, Source
 from sinks.targets.file import FileTarget
 from tests import sink_reference as reference

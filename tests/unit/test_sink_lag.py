@@ -12,7 +12,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from prometheus_client import REGISTRY
 
-from prefstream.settings import load_settings
+from prefstream.core.settings import load_settings
 from sinks.config import parse_sinks
 from sinks.runner import SinkRunner
 

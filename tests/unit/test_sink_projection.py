@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.fold import fold, profile_time, to_profile
+from processors.domain.fold import fold, profile_time, to_profile
 from schemas.codec import decode_profile, encode_profile
 from sinks.config import SinkConfig, parse_sinks
 from sinks.delivery import Delivery, Source, latest_per_customer, to_delivery

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.fold import Register, State, apply, empty_state, fold, profile_bytes, to_profile
-from processors.state_codec import decode_state, encode_state
+from processors.domain.fold import Register, State, apply, empty_state, fold, profile_bytes, to_profile
+from processors.domain.state_codec import decode_state, encode_state
 from schemas.codec import encode_profile
 from tests import factories as f
 from tests.reach import reach_checked, reached

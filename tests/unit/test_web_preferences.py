@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefstream.settings import ConfigError
-from processors.fold import fold, to_profile
-from processors.views import jsonable
+from prefstream.core.settings import ConfigError
+from processors.domain.fold import fold, to_profile
+from processors.runtime.views import jsonable
 from producers.web.config import contrast_ratio, load_web_config
 from producers.web.events import ProofContext, web_event
 from producers.web.preferences import Current, current_from_profile, open_questions, parse_form, parse_json, plan, unsubscribe_all

@@ -1,0 +1,105 @@
+"""The processor's query API (Faust web views), served by every worker.
+
+Requests for a customer are routed to the worker that owns the key's partition.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from collections.abc import Callable
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+from prometheus_client import generate_latest
+
+from processors.domain.fold import is_erased, reachable, to_profile
+from processors.domain.state_codec import decode_state
+
+# Prometheus text format; aiohttp >= 3.12 refuses a charset inside content_type (UTF-8 is the default)
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+def jsonable(value: Any) -> Any:
+    """Profiles as JSON: datetimes in ISO 8601, everything else as it is."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def parse_time(text: str | None) -> datetime:
+    """An ISO 8601 time from a query string (UTC if no offset); now when absent."""
+    if not text:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def register_views(app: faust.App, profiles: faust.Table, identities: faust.Table) -> None:
+    """Add the profile, reachability, identity, health, readiness and metrics views to `app`."""
+
+    def current_state(customer_id: str) -> Any | None:
+        raw = profiles.get(customer_id)
+        if raw is None:
+            return None
+        state = decode_state(raw)
+        return None if is_erased(state) else state
+
+    def answer(view: View, request: Request, customer_id: str, render: Callable[[Any, datetime], Any]) -> Response:
+        """400 for a bad `at`, 404 for an unknown or erased customer, else `render(state, at)`."""
+        try:
+            at = parse_time(request.query.get("at"))
+        except ValueError:
+            return view.json({"error": "at must be an ISO 8601 time"}, status=400)
+        state = current_state(customer_id)
+        if state is None:
+            return view.json({"error": "no such customer"}, status=404)
+        return view.json(jsonable(render(state, at)))
+
+    @app.page("/profiles/{customer_id}/")
+    class ProfileView(View):
+        @app.table_route(table=profiles, match_info="customer_id")
+        async def get(self, request: Request, customer_id: str) -> Response:
+            return answer(self, request, customer_id, to_profile)
+
+    @app.page("/profiles/{customer_id}/reachable/")
+    class ReachableView(View):
+        @app.table_route(table=profiles, match_info="customer_id")
+        async def get(self, request: Request, customer_id: str) -> Response:
+            return answer(
+                self, request, customer_id,
+                lambda state, at: {"customer_id": customer_id, "at": at, "reachable": reachable(state, at)},
+            )
+
+    @app.page("/identities/{identifier}/")
+    class IdentityView(View):
+        @app.table_route(table=identities, match_info="identifier")
+        async def get(self, request: Request, identifier: str) -> Response:
+            customer = identities.get(identifier)
+            if customer is None:
+                return self.json({"error": "no customer claims this identifier"}, status=404)
+            return self.json({"customer_id": customer.decode()})
+
+    @app.page("/health/")
+    class HealthView(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({"status": "ok"})
+
+    @app.page("/ready/")
+    class ReadyView(View):
+        async def get(self, request: Request) -> Response:
+            ready = not app.rebalancing and app.tables.recovery.completed.is_set()
+            assigned: dict[str, list[int]] = {}
+            for tp in app.consumer.assignment() if ready else ():
+                assigned.setdefault(tp.topic, []).append(tp.partition)
+            body = {"ready": ready, "assigned": {topic: sorted(parts) for topic, parts in assigned.items()}}
+            return self.json(body, status=200 if ready else 503)
+
+    @app.page("/metrics/")
+    class MetricsView(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(generate_latest(), content_type=METRICS_CONTENT_TYPE)
