@@ -13,3 +13,4 @@ class PrefstreamError(Exception):
     """An error prefstream raises on purpose; `exit_code` is the command's exit code for it."""
 
     exit_code = EXIT_PROBLEM
+    hint = ""  # what the command adds to the line, e.g. how to start what was unreachable

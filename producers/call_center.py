@@ -25,8 +25,8 @@ from producers.http import DLQ_KEY, BadInput, error_response, error_responses, o
 from producers.publisher import Publisher
 from schemas.subjects import LOYALTY, subject_problem
 from schemas.validation import Problem
+from prefstream.core import ports
 
-DEFAULT_PROCESSOR_URL = "http://127.0.0.1:6066"
 PROOF_METHODS = ("VERBAL", "WRITTEN", "IMPORTED", "OTHER")
 PROCESSOR_URL: web.AppKey[str] = web.AppKey("processor_url", str)
 SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("processor_session", aiohttp.ClientSession)
@@ -55,7 +55,7 @@ def agent_event(body: dict[str, Any], now: datetime) -> dict[str, Any]:
     subject = ev.text_field(body, "customer", problems, max_length=200)
     if subject is not None and subject_problem(subject):
         problems.append(Problem("customer", subject_problem(subject)))  # type: ignore[arg-type]
-    occurred_at = ev.parse_time(body["occurred_at"], "occurred_at", problems) if body.get("occurred_at") is not None else now
+    occurred_at = ev.time_field(body["occurred_at"], "occurred_at", problems) if body.get("occurred_at") is not None else now
     proof = _proof(body.get("proof"), problems)
     changes = ev.parse_changes(body.get("changes"), "changes", problems)
     known = {"agent_id", "interaction_id", "customer", "occurred_at", "proof", "changes", "request_id"}
@@ -123,7 +123,7 @@ def openapi() -> dict[str, Any]:
     }, schemas)
 
 
-def create_app(publisher: Publisher, processor_url: str = DEFAULT_PROCESSOR_URL, *,
+def create_app(publisher: Publisher, processor_url: str = ports.PROCESSOR_URL, *,
                close_publisher: bool = True) -> web.Application:
     """The agent-desktop service."""
 

@@ -13,7 +13,6 @@ from schemas.validation import Problem
 
 # uuid5 namespace of deterministic event ids (a resent input yields the same id)
 EVENT_NAMESPACE = uuid.UUID("4f0b6c1e-7a52-5d8e-9c33-2b1f0e6a9d47")
-ALL_CHANNELS = ("EMAIL", "SMS", "PUSH", "PHONE", "DIRECT_MAIL", "WHATSAPP")
 
 
 def stable_id(*parts: str) -> str:
@@ -76,7 +75,7 @@ def suppression(channel: str | None, active: bool = True, reason: str = "CUSTOME
     return {"channel": channel, "active": active, "reason": reason}
 
 
-def parse_time(value: Any, path: str, problems: list[Problem]) -> datetime | None:
+def time_field(value: Any, path: str, problems: list[Problem]) -> datetime | None:
     """An ISO 8601 time with an offset ('Z' allowed), or None with a problem appended."""
     if not isinstance(value, str):
         problems.append(Problem(path, "must be an ISO 8601 time string"))
@@ -150,7 +149,7 @@ def parse_change(item: Any, path: str, problems: list[Problem]) -> dict[str, Any
         elif value is None:
             change[name] = None
         elif name in _TIME_FIELDS:
-            change[name] = parse_time(value, f"{path}.{name}", problems)
+            change[name] = time_field(value, f"{path}.{name}", problems)
         elif name in _TYPES:
             expected = _TYPES[name]
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from producers.publisher import Publisher, Rejected, Unavailable
 from schemas.validation import Problem
+from prefstream.errors import PrefstreamError
 
 MAX_BODY = 64 * 1024
 PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher", Publisher)
@@ -24,7 +25,7 @@ RAW: web.RequestKey[bytes] = web.RequestKey("raw", bytes)
 DLQ_KEY: web.RequestKey[bytes] = web.RequestKey("dlq_key", bytes)
 
 
-class BadInput(Exception):
+class BadInput(PrefstreamError):
     """Input that cannot become an event: the HTTP status, the DLQ reason and every problem."""
 
     def __init__(self, status: int, reason: str, problems: list[Problem]) -> None:

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from producers import events as ev
+from schemas.vocabulary import CHANNELS
 from schemas.subjects import identifier, value_problem
 from schemas.validation import Problem
 
 FIELDS = ("store", "till", "transaction", "line", "loyalty_id", "phone", "email", "captured_at", "choices", "notice_version")
 REQUIRED = ("store", "till", "transaction", "line", "captured_at", "choices")
-CHANNEL_NAMES = {channel.lower(): channel for channel in ev.ALL_CHANNELS}
+CHANNEL_NAMES = {channel.lower(): channel for channel in CHANNELS}
 STATUSES = {"in": True, "out": False}
 CONTACT_KIND = {"loyalty_id": ("loyalty", "LOYALTY"), "phone": ("phone", "PHONE"), "email": ("email", "EMAIL")}
 
@@ -90,7 +91,7 @@ def record_event(record: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Pr
                 contact_points[kind] = value.lower() if kind == "email" else value
     if not any(values[name] for name in CONTACT_KIND):
         problems.append(Problem("loyalty_id", "one of loyalty_id, phone or email is required"))
-    captured = ev.parse_time(values["captured_at"], "captured_at", problems) if values["captured_at"] else None
+    captured = ev.time_field(values["captured_at"], "captured_at", problems) if values["captured_at"] else None
     changes = parse_choices(values["choices"], problems, contact_points) if values["choices"] else []
     if problems:
         return None, problems

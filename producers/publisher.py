@@ -20,13 +20,14 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from prefstream.dlq import dlq_headers
-from prefstream.kafka_config import producer_config, quiet_logger
-from prefstream.settings import Settings
-from prefstream.topics import DLQ, EVENTS
+from prefstream.core.dlq import dlq_headers
+from prefstream.core.kafka import producer_config, quiet_logger
+from prefstream.core.settings import Settings
+from prefstream.core.topics import DLQ, EVENTS
 from producers import metrics
 from schemas.codec import CodecError, encode_event
 from schemas.validation import Problem, validate_event
+from prefstream.errors import EXIT_UNREACHABLE, PrefstreamError
 
 REASON_INVALID = "invalid_event"
 REASON_FUTURE = "future_time"
@@ -51,7 +52,7 @@ class Accepted:
     event_id: str
 
 
-class Rejected(Exception):
+class Rejected(PrefstreamError):
     """The event is invalid; it went to the DLQ. `problems` name fields, never values."""
 
     def __init__(self, problems: list[Problem], dlq_reason: str) -> None:
@@ -60,8 +61,10 @@ class Rejected(Exception):
         self.dlq_reason = dlq_reason
 
 
-class Unavailable(Exception):
+class Unavailable(PrefstreamError):
     """Kafka did not take or acknowledge the record in time (the caller may retry)."""
+
+    exit_code = EXIT_UNREACHABLE
 
 
 def event_problems(event: Any, now: datetime, max_future_skew: timedelta) -> tuple[list[Problem], str]:

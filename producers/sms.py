@@ -91,7 +91,7 @@ def parse_inbound(body: dict[str, Any]) -> InboundSms:
     phone = ev.text_field(body, "from", problems, max_length=32)
     text = ev.text_field(body, "text", problems, max_length=1600)
     message_id = ev.text_field(body, "message_id", problems, max_length=100)
-    received_at = ev.parse_time(body["received_at"], "received_at", problems) if body.get("received_at") is not None else None
+    received_at = ev.time_field(body["received_at"], "received_at", problems) if body.get("received_at") is not None else None
     if phone is not None and not E164.fullmatch(phone):
         problems.append(Problem("from", "not an E.164 phone number (+ and up to 15 digits)"))
     if problems:

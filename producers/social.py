@@ -22,6 +22,7 @@ from aiohttp import web
 from producers import events as ev
 from producers.http import DLQ_KEY, BadInput, error_responses, openapi_document, publish, read_object, service_app
 from producers.publisher import Publisher
+from schemas.vocabulary import CHANNELS
 from schemas.subjects import SOCIAL
 from schemas.validation import Problem
 
@@ -85,7 +86,7 @@ def classify(text: str) -> Intent | None:
     channels = tuple(dict.fromkeys(channel for pattern, channel in CHANNEL_WORDS if pattern.search(text)))
     topics = tuple(dict.fromkeys(TOPICS[word.lower()] for word in _TOPIC_WORDS.findall(text)))
     if OPT_OUT in matched:
-        return Intent(matched[OPT_OUT], OPT_OUT, channels or ev.ALL_CHANNELS, ())
+        return Intent(matched[OPT_OUT], OPT_OUT, channels or CHANNELS, ())
     if OPT_IN in matched and channels:
         return Intent(matched[OPT_IN], OPT_IN, channels, topics)
     if (TOPIC in matched or OPT_IN in matched) and topics:
@@ -123,7 +124,7 @@ def parse_message(body: dict[str, Any]) -> SocialMessage:
     platform = ev.text_field(body, "platform", problems, max_length=32)
     handle = ev.text_field(body, "handle", problems, max_length=101)
     text = ev.text_field(body, "text", problems, max_length=5000)
-    moment = ev.parse_time(body.get("time"), "time", problems) if "time" in body else None
+    moment = ev.time_field(body.get("time"), "time", problems) if "time" in body else None
     if "time" not in body:
         problems.append(Problem("time", "required"))
     message_id = ev.text_field(body, "message_id", problems, required=False, max_length=100)

@@ -20,13 +20,14 @@ from fastavro.schema import fingerprint as _hex_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
 from schemas.compiled import UnsupportedSchema, compile_reader, compile_writer
+from prefstream.errors import PrefstreamError
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 MARKER = b"\xc3\x01"
 HEADER_SIZE = len(MARKER) + 8
 
 
-class CodecError(Exception):
+class CodecError(PrefstreamError):
     """A record could not be encoded or decoded."""
 
 

@@ -38,15 +38,16 @@ from fastavro import parse_schema, schemaless_writer
 from fastavro._logical_writers_py import prepare_timestamp_millis
 from fastavro.logical_readers import LOGICAL_READERS
 from fastavro.validation import validate
+from prefstream.errors import PrefstreamError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class UnsupportedSchema(Exception):
+class UnsupportedSchema(PrefstreamError):
     """The schema has a construct the reader compiler does not handle."""
 
 
-class Malformed(Exception):
+class Malformed(PrefstreamError):
     """The compiled reader met input it does not accept (fastavro decides what it is)."""
 
 
@@ -54,7 +55,7 @@ class Encoded(bytes):
     """Bytes already in Avro binary for a value."""
 
 
-class Unfit(ValueError):
+class Unfit(PrefstreamError, ValueError):
     """A strict compiled writer met a value it does not vouch for (fastavro decides what it is)."""
 
 

@@ -12,22 +12,17 @@ from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
-from fastavro import parse_schema
-
-from schemas.codec import EVENTS
+from schemas import vocabulary
 from schemas.subjects import subject_problem, value_problem
-
-_NAMED: dict[str, Any] = {}
-parse_schema(EVENTS.current, named_schemas=_NAMED)
 
 
 @cache
 def _symbols(name: str) -> frozenset[str]:
-    return frozenset(_NAMED[f"io.prefstream.{name}"]["symbols"])
+    return frozenset(vocabulary.symbols(name))
 
 
 # UNKNOWN is the symbol a newer writer's channel reads as: never acceptable in a new event.
-CHANNELS = _symbols("Channel") - {"UNKNOWN"}
+CHANNELS = frozenset(vocabulary.CHANNELS)
 # (path inside a change or event, enum name) of every other enum a producer fills in
 _CHANGE_ENUMS = (("status", "ConsentStatus"), ("cadence", "Cadence"), ("action", "ContactAction"))
 _EVENT_ENUMS = ((("source", "touchpoint"), "Touchpoint"), (("source", "actor", "type"), "ActorType"),

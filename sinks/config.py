@@ -2,7 +2,7 @@
 optional filter and a target. The file is `sinks.toml` in the working directory, or the path in
 `PREFSTREAM_SINKS`. See deploy/sinks.example.toml for a documented example.
 
-A malformed file raises `prefstream.settings.ConfigError` with one line naming the problem.
+A malformed file raises `prefstream.core.settings.ConfigError` with one line naming the problem.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefstream.settings import ConfigError
-from prefstream.topics import PROFILES
+from prefstream.core.settings import ConfigError
+from prefstream.core.topics import PROFILES
+from schemas.vocabulary import CHANNELS
 
 SECTIONS = ("contact_points", "consents", "topics", "frequencies", "pauses", "quiet_hours", "attributes",
             "suppressions", "reachable")
-CHANNELS = ("EMAIL", "SMS", "PUSH", "PHONE", "DIRECT_MAIL", "WHATSAPP")
 TARGET_TYPES = ("webhook", "sql", "topic", "file")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 

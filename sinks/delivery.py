@@ -9,6 +9,7 @@ from typing import Any
 from schemas.codec import CodecError, decode_profile
 from sinks.config import SinkConfig
 from sinks.projection import passes, project
+from prefstream.errors import PrefstreamError
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Delivery:
         return json.dumps(self.document(), separators=(",", ":"), sort_keys=True).encode()
 
 
-class Undecodable(Exception):
+class Undecodable(PrefstreamError):
     """A record of customer-profiles that is not a CustomerProfile; it goes to the DLQ."""
 
 

@@ -10,20 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from prefstream.core.formats import jsonable, utc_millis
 from sinks.config import Filter, SinkConfig
 
 ALWAYS = ("customer_id", "version", "updated_at")
-
-
-def jsonable(value: Any) -> Any:
-    """Datetimes as ISO-8601 UTC text (milliseconds), containers recursively; the rest as is."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [jsonable(item) for item in value]
-    return value
 
 
 def _without_provenance(value: Any) -> Any:
@@ -42,7 +32,7 @@ def project(profile: dict[str, Any], config: SinkConfig) -> dict[str, Any]:
         if section == "consents" and config.purposes is not None:
             value = [consent for consent in value if consent["purpose"] in config.purposes]
         projected[section] = value if config.include_provenance else _without_provenance(value)
-    return jsonable(projected)
+    return jsonable(projected, utc_millis)
 
 
 def passes(profile: dict[str, Any], rule: Filter) -> bool:

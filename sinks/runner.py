@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
-from prefstream.dlq import dlq_headers
-from prefstream.kafka_config import consumer_config, producer_config, quiet_logger
-from prefstream.settings import Settings
-from prefstream.topics import DLQ_RETENTION_MS, TopicSpec, create_topics
+from prefstream.core.dlq import dlq_headers
+from prefstream.core.kafka import consumer_config, producer_config, quiet_logger
+from prefstream.core.settings import Settings
+from prefstream.core.topics import DLQ_RETENTION_MS, TopicSpec, create_topics
 from sinks.backoff import backoff
 from sinks.config import SinkConfig
 from sinks.delivery import Delivery, Source, Undecodable, latest_per_customer, to_delivery

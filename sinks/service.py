@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from prometheus_client import start_http_server
 
-from prefstream.settings import ConfigError, Settings
+from prefstream.core.settings import ConfigError, Settings
 from sinks.config import SinkConfig, load_sinks
 from sinks.runner import SinkRunner
 

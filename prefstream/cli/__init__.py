@@ -1,0 +1,1 @@
+"""The `prefstream` command: one module per command group, assembled in `prefstream.cli.main`."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from aiokafka.partitioner import DefaultPartitioner
+
 from prefstream.core.settings import Settings
 
 
@@ -38,6 +40,11 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
     }
     config.update(overrides)
     return config
+
+
+def partition_for(key: str | bytes, partitions: int) -> int:
+    """The partition of a non-null key among `partitions`, as the Java client (and `murmur2_random`) puts it."""
+    return DefaultPartitioner()(key.encode() if isinstance(key, str) else key, range(partitions), None)
 
 
 def admin_config(settings: Settings) -> dict[str, Any]:

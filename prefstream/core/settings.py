@@ -21,14 +21,18 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from prefstream.core import ports
+from prefstream.errors import EXIT_SETUP, PrefstreamError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FETCH_WAIT_MS = 20  # the longest a processor fetch waits at the broker (Faust fixes 1,500)
 DEFAULT_FETCH_MIN_BYTES = 1024 * 1024  # what lets a processor fetch return sooner (Faust fixes 1 byte)
 
 
-class ConfigError(Exception):
+class ConfigError(PrefstreamError):
     """A setting is missing or malformed; the message says which and how to fix it."""
+
+    exit_code = EXIT_SETUP
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ def load_settings() -> Settings:
     local = config.get("local", {})
     env = os.environ
     home = Path(env.get("PREFSTREAM_HOME") or local.get("home") or PROJECT_ROOT / ".prefstream")
-    port = _int(env.get("PREFSTREAM_KAFKA_PORT") or local.get("port") or 19092, "the local Kafka port")
+    port = _int(env.get("PREFSTREAM_KAFKA_PORT") or local.get("port") or ports.KAFKA, "the local Kafka port")
     controller = env.get("PREFSTREAM_CONTROLLER_PORT") or local.get("controller_port") or port + 1
     return Settings(
         home=home.resolve(),

@@ -9,6 +9,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from prefstream.core.kafka import admin_config, quiet_logger
 from prefstream.core.settings import Settings
+from prefstream.errors import EXIT_UNREACHABLE, PrefstreamError
 
 EVENTS = "preference-events"
 DLQ = "preference-events-dlq"
@@ -19,8 +20,11 @@ IDENTITY_LINKS = "prefstream-identity-links"
 DLQ_RETENTION_MS = 30 * 24 * 3600 * 1000
 
 
-class KafkaUnreachable(Exception):
+class KafkaUnreachable(PrefstreamError):
     """Kafka did not answer a metadata request in time."""
+
+    exit_code = EXIT_UNREACHABLE
+    hint = "is the broker running? `prefstream broker start`, or check KAFKA_BOOTSTRAP"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from prefstream.core.settings import PROJECT_ROOT, Settings
 from prefstream.core.topics import KafkaUnreachable, admin_client
+from prefstream.errors import EXIT_SETUP, PrefstreamError
 
 DEPLOY_KAFKA = PROJECT_ROOT / "deploy" / "kafka"
 LOG4J_CONFIG = DEPLOY_KAFKA / "log4j2.properties"
@@ -27,8 +28,10 @@ _EXCEPTION_LINE = re.compile(r"[\w.$]+(Exception|Error): ")
 JVM_OPTIONS = ["-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
 
 
-class BrokerError(Exception):
+class BrokerError(PrefstreamError):
     """The local broker could not be set up, started or stopped; the message says why."""
+
+    exit_code = EXIT_SETUP
 
 
 @dataclass(frozen=True)

@@ -32,14 +32,17 @@ from prefstream.local.broker import BrokerError, LocalBroker
 from prefstream.local.stages import Ports, Stage, Traffic, child_env, pipeline_stages, simulator_stage, sinks_config
 from prefstream.core.settings import Settings
 from prefstream.core.topics import create_topics
+from prefstream.errors import EXIT_SETUP, PrefstreamError
 
 SAMPLE_CUSTOMER = "sim-000000"
 READY_TIMEOUT = 120.0
 DRAIN_TIMEOUT = 180.0
 
 
-class AlreadyRunning(Exception):
+class AlreadyRunning(PrefstreamError):
     """Another `prefstream run` holds the lock of this home folder."""
+
+    exit_code = EXIT_SETUP
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from pathlib import Path
 from string import Template
 
 from prefstream.core.settings import PROJECT_ROOT, Settings
+from prefstream.core import ports
 
 ROOT = PROJECT_ROOT
 DEFAULT_SINKS = ROOT / "deploy" / "sinks.local.toml"
@@ -21,14 +22,14 @@ DEFAULT_SINKS = ROOT / "deploy" / "sinks.local.toml"
 class Ports:
     """127.0.0.1 ports of the stages; `Ports.from_base(n)` puts them at n, n+1, ... instead."""
 
-    processor: int = 6066
-    web: int = 8080
-    call_center: int = 8081
-    social: int = 8082
-    sms: int = 8083
-    crm_metrics: int = 9201
-    archive_metrics: int = 9202
-    simulator_metrics: int = 9209
+    processor: int = ports.PROCESSOR
+    web: int = ports.WEB
+    call_center: int = ports.CALL_CENTER
+    social: int = ports.SOCIAL
+    sms: int = ports.SMS
+    crm_metrics: int = ports.CRM_SINK_METRICS
+    archive_metrics: int = ports.ARCHIVE_SINK_METRICS
+    simulator_metrics: int = ports.SIMULATOR_METRICS
 
     @classmethod
     def from_base(cls, base: int) -> Ports:

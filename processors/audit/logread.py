@@ -16,15 +16,18 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from prefstream.core.kafka import consumer_config, quiet_logger
 from prefstream.core.settings import Settings
 from prefstream.core.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, PROFILES, KafkaUnreachable
-from processors.partitioner import partition_for
+from prefstream.core.kafka import partition_for
 from processors.audit.replay import LogRecord, Role
+from prefstream.errors import EXIT_SETUP, PrefstreamError
 
 BATCH = 10_000
 _NO_LEADER_YET = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
 
 
-class MissingTopic(Exception):
+class MissingTopic(PrefstreamError):
     """A topic the audit needs does not exist."""
+
+    exit_code = EXIT_SETUP
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,17 @@ from processors.domain.fold import State, is_erased, to_profile
 from processors.audit.logread import LogReader, Topics
 from processors.audit.replay import Difference, Entry, Rebuild, as_of, differences, entries_for, fold_entries, profile_keys
 from schemas.subjects import is_customer_id, subject_problem
+from prefstream.errors import EXIT_USAGE, PrefstreamError
 
 
-class NotFound(Exception):
+class NotFound(PrefstreamError):
     """The log holds nothing for what was asked."""
 
 
-class BadSubject(ValueError):
+class BadSubject(PrefstreamError, ValueError):
     """Not a customer id nor an identifier (the message never echoes the value)."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from prefstream.core.kafka import consumer_config, quiet_logger
 from prefstream.core.settings import Settings
 from processors.audit.logread import LogReader, Topics
+from prefstream.errors import PrefstreamError
 
 
-class RebuildFailed(Exception):
+class RebuildFailed(PrefstreamError):
     """The worker exited or did not catch up in time."""
 
 

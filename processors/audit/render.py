@@ -9,24 +9,12 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from prefstream.core.formats import jsonable
 from processors.audit.queries import History, Replay, Verification
 from processors.audit.replay import Entry
 from schemas.codec import CodecError, decode_profile
 
 _SECTIONS = ("contact_points", "consents", "topics", "frequencies", "pauses", "attributes", "suppressions")
-
-
-def jsonable(value: Any) -> Any:
-    """Datetimes as ISO 8601, bytes as hex, containers recursively; everything else as it is."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    return value
 
 
 def describe_change(change: dict[str, Any]) -> str:

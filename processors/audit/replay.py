@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from processors.domain.admission import admit, admit_for_fold
-from processors.domain.fold import State, apply, empty_state, is_erased, profile_bytes, profile_time
+from processors.domain.fold import State, apply, empty_state, is_erased, profile_time
+from processors.domain.profile_encoding import profile_bytes
 from processors.domain.routing import restricts_contact
 from schemas.codec import CodecError, decode_profile
 from schemas.subjects import is_customer_id
@@ -83,12 +84,6 @@ def fold_entries(profile_key: str, entries: Iterable[Entry]) -> State:
     for entry in entries:
         state = apply(state, entry.event)
     return state
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time (`Z` or an offset; UTC when none); ValueError when malformed."""
-    moment = datetime.fromisoformat(text.strip())
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def emitted_value(state: State) -> bytes | None:

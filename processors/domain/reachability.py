@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
+from schemas.vocabulary import CHANNELS
 
-CHANNELS = ("EMAIL", "SMS", "PUSH", "PHONE", "DIRECT_MAIL", "WHATSAPP")
 Values = dict[tuple[str, ...], dict[str, Any]]
 
 _NO_CONSENT = dict.fromkeys(CHANNELS, "NO_CONSENT")

@@ -28,8 +28,8 @@ from prefstream.core.dlq import dlq_headers
 from prefstream.core.topics import CUSTOMER_EVENTS, DLQ, IDENTITY_LINKS, PROFILES
 from processors.domain import parking
 from processors.domain.admission import admit_for_fold, rejection
-from processors.domain.fold import (apply, empty_state, identities, is_erased, may_change_identities, profile_bytes, profile_time,
-                             released_identities)
+from processors.domain.fold import apply, empty_state, identities, is_erased, may_change_identities, profile_time, released_identities
+from processors.domain.profile_encoding import profile_bytes
 from processors.domain.identity import release_applies, release_headers, releaser
 from processors.domain.routing import restricts_contact
 from processors.domain.state_codec import decode_state, encode_state

@@ -43,6 +43,7 @@ from processors.runtime.positions import StartOffsets, starts_after_seek
 from processors.runtime.redelivery import RedeliveryWindow
 from processors.domain.step import FoldStep, Released
 from processors.runtime.views import register_views
+from prefstream.core import ports
 
 APP_ID = "prefstream-processor"
 SOURCE_TOPICS = (EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS)
@@ -60,7 +61,7 @@ class ProcessorConfig:
     """What one worker needs beyond the shared settings."""
 
     app_id: str = APP_ID
-    web_port: int = 6066
+    web_port: int = ports.PROCESSOR
     data_dir: Path | None = None
     standby_replicas: int = 0
     block_cache_bytes: int = 64 * 1024 * 1024

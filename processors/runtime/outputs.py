@@ -23,13 +23,14 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from prefstream.core.kafka import producer_config, quiet_logger
 from prefstream.core.settings import Settings
+from prefstream.errors import PrefstreamError
 
 CLOSE_TIMEOUT_SECONDS = 10.0  # what is not delivered by then is re-read after the restart
 POLL_SECONDS = 0.05  # the delivery thread's longest wait for a report (it wakes on each one)
 ANY_PARTITION = -1  # RD_KAFKA_PARTITION_UA: the configured partitioner picks
 
 
-class OutputsLost(RuntimeError):
+class OutputsLost(PrefstreamError):
     """The broker did not acknowledge an output record; the batch's offsets must not be committed."""
 
 

@@ -13,30 +13,12 @@ import faust
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
+from prefstream.core.formats import jsonable, parse_time
 from processors.domain.fold import is_erased, reachable, to_profile
 from processors.domain.state_codec import decode_state
 
 # Prometheus text format; aiohttp >= 3.12 refuses a charset inside content_type (UTF-8 is the default)
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
-
-
-def jsonable(value: Any) -> Any:
-    """Profiles as JSON: datetimes in ISO 8601, everything else as it is."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    return value
-
-
-def parse_time(text: str | None) -> datetime:
-    """An ISO 8601 time from a query string (UTC if no offset); now when absent."""
-    if not text:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def register_views(app: faust.App, profiles: faust.Table, identities: faust.Table) -> None:
@@ -52,7 +34,8 @@ def register_views(app: faust.App, profiles: faust.Table, identities: faust.Tabl
     def answer(view: View, request: Request, customer_id: str, render: Callable[[Any, datetime], Any]) -> Response:
         """400 for a bad `at`, 404 for an unknown or erased customer, else `render(state, at)`."""
         try:
-            at = parse_time(request.query.get("at"))
+            text = request.query.get("at")
+            at = parse_time(text) if text else datetime.now(UTC)
         except ValueError:
             return view.json({"error": "at must be an ISO 8601 time"}, status=400)
         state = current_state(customer_id)

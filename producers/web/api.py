@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from prefstream.core.formats import jsonable
 from producers.publisher import Rejected, Unavailable
 from producers.web import signing
 from producers.web.preferences import Current, open_questions, parse_json
@@ -33,17 +34,9 @@ def _error(status: int, message: str, problems: list[Problem] = ()) -> web.Respo
     return web.json_response(body, status=status)
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
 def current_json(current: Current) -> dict[str, Any]:
     """The current values as JSON."""
-    values = {field.name: _jsonable(getattr(current, field.name)) for field in dataclasses.fields(current)}
+    values = {field.name: jsonable(getattr(current, field.name)) for field in dataclasses.fields(current)}
     quiet = current.quiet
     values["quiet"] = None if quiet is None else {"start": quiet[0], "end": quiet[1], "time_zone": quiet[2]}
     return values

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefstream.settings import ConfigError
+from prefstream.core.settings import ConfigError
 from schemas.validation import CHANNELS
+from prefstream.core import ports
 
 DEFAULTS = Path(__file__).with_name("defaults.toml")
 HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -147,7 +148,7 @@ def load_web_config(path: Path | None = None) -> WebConfig:
     return parse_web_config(data)
 
 
-def load_web_settings(dev: bool = False, port: int = 8080) -> WebSettings:
+def load_web_settings(dev: bool = False, port: int = ports.WEB) -> WebSettings:
     """The secret (refused when missing, unless dev), processor and public URLs, from the environment.
 
     The public URL (what links start with) defaults to this machine's loopback address and `port`."""
@@ -161,7 +162,7 @@ def load_web_settings(dev: bool = False, port: int = 8080) -> WebSettings:
         raise ConfigError("PREFSTREAM_WEB_SECRET must be at least 32 characters")
     return WebSettings(
         secret=secret.encode(),
-        processor_url=os.environ.get("PREFSTREAM_PROCESSOR_URL", "http://127.0.0.1:6066").rstrip("/"),
-        public_url=os.environ.get("PREFSTREAM_WEB_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+        processor_url=os.environ.get("PREFSTREAM_PROCESSOR_URL", ports.PROCESSOR_URL).rstrip("/"),
+        public_url=os.environ.get("PREFSTREAM_WEB_PUBLIC_URL", ports.local_url(port)).rstrip("/"),
         dev=dev,
     )

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from producers.web.config import Question, WebConfig
 from schemas.subjects import E164, EMAIL
 from schemas.validation import HH_MM, Problem
+from schemas.vocabulary import CADENCES
 
-CADENCES = ("REALTIME", "DAILY", "WEEKLY", "MONTHLY")
 PURPOSE = "marketing"
 MAX_ANSWER = 200
 Desired = dict[str, Any]

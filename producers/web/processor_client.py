@@ -6,9 +6,10 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from prefstream.errors import PrefstreamError
 
 
-class ProcessorUnavailable(Exception):
+class ProcessorUnavailable(PrefstreamError):
     """The query API did not answer, or answered with an error other than 404."""
 
 

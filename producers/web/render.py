@@ -10,8 +10,9 @@ from html import escape
 from typing import Any
 
 from producers.web.config import Question, WebConfig
-from producers.web.preferences import CADENCES, Current, Desired
+from producers.web.preferences import Current, Desired
 from schemas.validation import Problem
+from schemas.vocabulary import CADENCES
 
 
 def stylesheet(config: WebConfig) -> str:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from prefstream.settings import ConfigError, Settings
-from prefstream.topics import admin_client
+from prefstream.core.settings import ConfigError, Settings
+from prefstream.core.topics import admin_client
 from producers.publisher import Publisher
 from producers.web.app import create_app
 from producers.web.config import load_web_config, load_web_settings

@@ -15,12 +15,13 @@ import json
 from dataclasses import dataclass
 
 from schemas.subjects import is_customer_id
+from prefstream.errors import PrefstreamError
 
 ACCESS = "access"
 CONFIRM_EMAIL = "confirm-email"
 
 
-class LinkError(Exception):
+class LinkError(PrefstreamError):
     """A link that must be refused; `reason` is "expired" or "invalid"."""
 
     def __init__(self, reason: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prefstream.settings import Settings
+from prefstream.core.settings import Settings
 from sinks.config import SinkConfig
 from sinks.targets.base import Failure, Target
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sinks.delivery import Delivery
+from prefstream.errors import PrefstreamError
 
 
-class TargetError(Exception):
+class TargetError(PrefstreamError):
     """A target could not be opened (unreachable database, unwritable file); one line, no secrets."""
 
 

@@ -11,9 +11,9 @@ import json
 
 from confluent_kafka import KafkaException, Producer
 
-from prefstream.kafka_config import producer_config, quiet_logger
-from prefstream.settings import Settings
-from prefstream.topics import TopicSpec, create_topics
+from prefstream.core.kafka import producer_config, quiet_logger
+from prefstream.core.settings import Settings
+from prefstream.core.topics import TopicSpec, create_topics
 from sinks.delivery import Delivery
 from sinks.targets.base import Failure
 

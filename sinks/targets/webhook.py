@@ -24,6 +24,7 @@ from sinks.config import SinkConfig
 from sinks.delivery import Delivery
 from sinks.metrics import RETRIED
 from sinks.targets.base import Failure
+from prefstream.errors import PrefstreamError
 
 SIGNATURE_HEADER = "X-Prefstream-Signature"
 RETRYABLE_STATUS = frozenset({408, 429})
@@ -34,7 +35,7 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class Interrupted(Exception):
+class Interrupted(PrefstreamError):
     """The write was interrupted (a rebalance or a shutdown); its batch is not acknowledged."""
 
 

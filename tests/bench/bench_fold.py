@@ -30,7 +30,8 @@ from typing import Any
 
 from fastavro import schemaless_reader
 
-from processors.domain.fold import State, apply, empty_state, profile_bytes, profile_time, to_profile
+from processors.domain.fold import State, apply, empty_state, profile_time, to_profile
+from processors.domain.profile_encoding import profile_bytes
 from processors.domain.state_codec import decode_state, encode_state
 from schemas.codec import EVENTS, HEADER_SIZE, decode_event, encode_event, encode_profile
 from tests import factories as f

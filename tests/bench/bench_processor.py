@@ -71,7 +71,8 @@ from prefstream.core.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, PROF
 from processors.domain.admission import admit_for_fold
 from processors.runtime.app import changelog_specs
 from prefstream.core.settings import DEFAULT_FETCH_WAIT_MS
-from processors.domain.fold import apply, empty_state, identities, is_erased, profile_bytes, profile_time
+from processors.domain.fold import apply, empty_state, identities, is_erased, profile_time
+from processors.domain.profile_encoding import profile_bytes
 from processors.domain.state_codec import decode_state, encode_state
 from schemas.codec import encode_event
 from schemas.subjects import is_customer_id

@@ -38,7 +38,8 @@ from confluent_kafka import Consumer, Producer
 
 from prefstream.core.kafka import consumer_config, producer_config
 from prefstream.core.settings import Settings
-from processors.domain.fold import fold, profile_bytes, profile_time
+from processors.domain.fold import fold, profile_time
+from processors.domain.profile_encoding import profile_bytes
 from sinks.delivery import Delivery
 from sinks.runner import SinkRunner
 from sinks.targets import Failure, Target, make_target

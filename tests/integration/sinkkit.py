@@ -15,7 +15,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from prefstream.core.kafka import consumer_config, producer_config
 from prefstream.core.settings import Settings
 from prefstream.core.topics import TopicSpec, create_topics
-from processors.domain.fold import fold, is_erased, profile_bytes, profile_time
+from processors.domain.fold import fold, is_erased, profile_time
+from processors.domain.profile_encoding import profile_bytes
 from schemas.codec import decode_profile
 from sinks.config import SinkConfig, parse_sinks
 from sinks.runner import SinkRunner

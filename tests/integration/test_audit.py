@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 from prefstream.core.kafka import producer_config
 from prefstream.core.settings import Settings
 from prefstream.core.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, TopicSpec, create_topics
-from processors.partitioner import partition_for
+from prefstream.core.kafka import partition_for
 from schemas.codec import encode_event, encode_profile
 from tests import factories as f
 from tests import reference

@@ -17,7 +17,7 @@ from prefstream.core.dlq import read_headers
 from prefstream.core.settings import Settings
 from prefstream.core.topics import DLQ, EVENTS, IDENTITY_LINKS, PROFILES, create_topics
 from processors.domain.identity import RELEASED_BY
-from processors.partitioner import partition_for
+from prefstream.core.kafka import partition_for
 from processors.domain.state_codec import decode_state
 from schemas.codec import decode_profile, encode_event
 from tests import factories as f

@@ -16,7 +16,7 @@ from producers.publisher import Publisher, Rejected
 from schemas.codec import decode_event, encode_event
 from tests.factories import attribute, consent, event
 from tests.integration.helpers import read_all
-from processors.partitioner import partition_for
+from prefstream.core.kafka import partition_for
 
 
 def test_accepted_event_is_on_the_log_under_its_key_and_partition(kafka: Settings, publisher: Publisher) -> None:

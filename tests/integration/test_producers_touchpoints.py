@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prefstream.core.dlq import read_headers
 from prefstream.core.settings import Settings
 from prefstream.core.topics import DLQ, EVENTS, create_topics
-from processors.partitioner import partition_for
+from prefstream.core.kafka import partition_for
 from producers import call_center, sms, social
 from producers.pos_ingest import ingest
 from producers.publisher import Publisher

@@ -12,7 +12,8 @@ from fastavro.validation import validate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.domain.fold import _wire_ms, fold, to_datetime, to_profile
+from processors.domain.fold import fold, to_datetime, to_profile
+from processors.domain.profile_encoding import wire_ms
 from schemas.codec import EVENTS, HEADER_SIZE, MARKER, PROFILES, CodecError, EncodeError, decode_event, encode_event
 from schemas.compiled import UnsupportedSchema, _fastavro_writer, compile_reader, compile_writer, timestamp_millis, zigzag
 from schemas.splice import _NAMED, _field_type, field_writer, item_writer
@@ -91,8 +92,8 @@ def test_zigzag_is_the_avro_long(number) -> None:
        | st.integers(min_value=-62_135_596_800_000, max_value=253_402_300_799_999))  # years 1 to 9999
 def test_wire_millis_is_what_the_rendered_datetime_encodes_to(ms) -> None:
     rendered = to_datetime(ms)
-    assert _wire_ms(ms) == timestamp_millis(rendered)
-    assert zigzag(_wire_ms(ms)) == fastavro_bytes({"type": "long", "logicalType": "timestamp-millis"}, rendered)
+    assert wire_ms(ms) == timestamp_millis(rendered)
+    assert zigzag(wire_ms(ms)) == fastavro_bytes({"type": "long", "logicalType": "timestamp-millis"}, rendered)
 
 
 @given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)))

@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.domain.fold import fold, is_erased, profile_bytes, profile_time
+from processors.domain.fold import fold, is_erased, profile_time
+from processors.domain.profile_encoding import profile_bytes
 from schemas.codec import decode_profile
 from tests import factories as f
 from tests import reference

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.domain.fold import apply, fold, profile_bytes, reachable, to_profile
+from processors.domain.fold import apply, fold, reachable, to_profile
+from processors.domain.profile_encoding import profile_bytes
 from schemas.codec import encode_profile
 from tests import factories as f
 from tests.strategies import events

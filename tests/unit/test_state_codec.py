@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.domain.fold import Register, State, apply, empty_state, fold, profile_bytes, to_profile
+from processors.domain.fold import Register, State, apply, empty_state, fold, to_profile
+from processors.domain.profile_encoding import profile_bytes
 from processors.domain.state_codec import decode_state, encode_state
 from schemas.codec import encode_profile
 from tests import factories as f

@@ -21,6 +21,8 @@ from typing import Any
 import aiohttp
 
 from prefstream.local.simulate.traffic import ADAPTERS, Request, Traffic
+from prefstream.core import ports
+from prefstream.core.ports import local_url
 
 ACCEPTED, IGNORED, REJECTED, FAILED, UNEXPECTED = "accepted", "ignored", "rejected", "failed", "unexpected"
 
@@ -29,10 +31,10 @@ ACCEPTED, IGNORED, REJECTED, FAILED, UNEXPECTED = "accepted", "ignored", "reject
 class Endpoints:
     """Where the adapters listen, and how to sign a preference-center link (customer id -> token)."""
 
-    web: str = "http://127.0.0.1:8080"
-    call_center: str = "http://127.0.0.1:8081"
-    social: str = "http://127.0.0.1:8082"
-    sms: str = "http://127.0.0.1:8083"
+    web: str = local_url(ports.WEB)
+    call_center: str = local_url(ports.CALL_CENTER)
+    social: str = local_url(ports.SOCIAL)
+    sms: str = local_url(ports.SMS)
 
 
 @dataclass
