@@ -5,8 +5,8 @@ Requests for a customer are routed to the worker that owns the key's partition.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -16,6 +16,7 @@ from prometheus_client import generate_latest
 from prefstream.core.formats import jsonable, parse_time
 from processors.domain.fold import is_erased, reachable, to_profile
 from processors.domain.state_codec import decode_state
+from processors.runtime.query_api import OPENAPI
 
 # Prometheus text format; aiohttp >= 3.12 refuses a charset inside content_type (UTF-8 is the default)
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -81,6 +82,11 @@ def register_views(app: faust.App, profiles: faust.Table, identities: faust.Tabl
                 assigned.setdefault(tp.topic, []).append(tp.partition)
             body = {"ready": ready, "assigned": {topic: sorted(parts) for topic, parts in assigned.items()}}
             return self.json(body, status=200 if ready else 503)
+
+    @app.page("/openapi.json")
+    class OpenApiView(View):
+        async def get(self, request: Request) -> Response:
+            return self.json(OPENAPI)
 
     @app.page("/metrics/")
     class MetricsView(View):
