@@ -20,12 +20,12 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
+from prefstream.core import ports
 from producers import events as ev
 from producers.http import DLQ_KEY, BadInput, error_response, error_responses, openapi_document, publish, read_object, service_app
 from producers.publisher import Publisher
 from schemas.subjects import LOYALTY, subject_problem
 from schemas.validation import Problem
-from prefstream.core import ports
 
 PROOF_METHODS = ("VERBAL", "WRITTEN", "IMPORTED", "OTHER")
 PROCESSOR_URL: web.AppKey[str] = web.AppKey("processor_url", str)
@@ -53,8 +53,9 @@ def agent_event(body: dict[str, Any], now: datetime) -> dict[str, Any]:
     agent_id = ev.text_field(body, "agent_id", problems, max_length=64)
     interaction_id = ev.text_field(body, "interaction_id", problems, max_length=100)
     subject = ev.text_field(body, "customer", problems, max_length=200)
-    if subject is not None and subject_problem(subject):
-        problems.append(Problem("customer", subject_problem(subject)))  # type: ignore[arg-type]
+    problem = subject_problem(subject) if subject is not None else None
+    if problem:
+        problems.append(Problem("customer", problem))
     occurred_at = ev.time_field(body["occurred_at"], "occurred_at", problems) if body.get("occurred_at") is not None else now
     proof = _proof(body.get("proof"), problems)
     changes = ev.parse_changes(body.get("changes"), "changes", problems)
@@ -63,9 +64,10 @@ def agent_event(body: dict[str, Any], now: datetime) -> dict[str, Any]:
     request_id = ev.text_field(body, "request_id", problems, required=False, max_length=100)
     if problems:
         raise BadInput(400, "invalid_input", problems)
+    assert interaction_id is not None and subject is not None, "a required field is missing only with a problem"
     # a desktop that resends the same request (request_id) gets the same event id
     event_id = ev.stable_id("call-center", interaction_id, request_id) if request_id else str(uuid.uuid4())
-    return ev.new_event(event_id, subject, occurred_at or now, now, touchpoint="CALL_CENTER",  # type: ignore[arg-type]
+    return ev.new_event(event_id, subject, occurred_at or now, now, touchpoint="CALL_CENTER",
                         system="call-center-desktop", actor="AGENT", actor_id=agent_id,
                         interaction_id=interaction_id, proof=proof, changes=changes)
 
@@ -134,8 +136,9 @@ def create_app(publisher: Publisher, processor_url: str = ports.PROCESSOR_URL, *
 
     async def profile(request: web.Request) -> web.Response:
         customer_id = request.match_info["customer_id"]
-        if subject_problem(customer_id):
-            return error_response(400, "not a customer id or identifier", [Problem("customer_id", subject_problem(customer_id))])  # type: ignore[arg-type]
+        problem = subject_problem(customer_id)
+        if problem:
+            return error_response(400, "not a customer id or identifier", [Problem("customer_id", problem)])
         answer = await _processor_get(request, f"/profiles/{quote(customer_id, safe=':@')}/")
         if isinstance(answer, web.Response):
             return answer

@@ -122,7 +122,7 @@ _CHANGE_FIELDS: dict[str, dict[str, Any]] = {
     "erasure": {"reason": None},
 }
 _TIME_FIELDS = {"expires_at", "until"}
-_TYPES: dict[str, type | tuple[type, ...]] = {"subscribed": bool, "active": bool, "max_per_week": int, "channels": list}
+_TYPES: dict[str, type] = {"subscribed": bool, "active": bool, "max_per_week": int, "channels": list}
 
 
 def parse_change(item: Any, path: str, problems: list[Problem]) -> dict[str, Any] | None:
@@ -154,7 +154,7 @@ def parse_change(item: Any, path: str, problems: list[Problem]) -> dict[str, Any
             expected = _TYPES[name]
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 problems.append(Problem(f"{path}.{name}", f"must be {'a list' if expected is list else expected.__name__}"))
-            elif expected is list and not all(isinstance(entry, str) for entry in value):
+            elif isinstance(value, list) and not all(isinstance(entry, str) for entry in value):
                 problems.append(Problem(f"{path}.{name}", "must be a list of strings"))
             else:
                 change[name] = value

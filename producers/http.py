@@ -8,16 +8,16 @@ too large, 202 accepted after the broker's ack, 503 Kafka did not acknowledge in
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from prefstream.errors import PrefstreamError
 from producers.publisher import Publisher, Rejected, Unavailable
 from schemas.validation import Problem
-from prefstream.errors import PrefstreamError
 
 MAX_BODY = 64 * 1024
 PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher", Publisher)
@@ -40,7 +40,7 @@ def problems_json(problems: list[Problem]) -> list[dict[str, str]]:
     return [{"path": problem.path, "message": problem.message} for problem in problems]
 
 
-def error_response(status: int, error: str, problems: list[Problem] = ()) -> web.Response:
+def error_response(status: int, error: str, problems: Sequence[Problem] = ()) -> web.Response:
     """A JSON error: a one-line message, and the problems when there are any."""
     body: dict[str, Any] = {"error": error}
     if problems:

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from producers import events as ev
-from schemas.vocabulary import CHANNELS
 from schemas.subjects import identifier, value_problem
 from schemas.validation import Problem
+from schemas.vocabulary import CHANNELS
 
 FIELDS = ("store", "till", "transaction", "line", "loyalty_id", "phone", "email", "captured_at", "choices", "notice_version")
 REQUIRED = ("store", "till", "transaction", "line", "captured_at", "choices")
@@ -59,7 +59,8 @@ def parse_choices(text: str, problems: list[Problem], contact_points: dict[str, 
             changes.append(ev.topic(name[6:], STATUSES[value]))
         elif name in CHANNEL_NAMES:
             channel = CHANNEL_NAMES[name]
-            point = contact_points.get("email") if channel == "EMAIL" else contact_points.get("phone") if channel in ("SMS", "PHONE", "WHATSAPP") else None
+            point = (contact_points.get("email") if channel == "EMAIL"
+                     else contact_points.get("phone") if channel in ("SMS", "PHONE", "WHATSAPP") else None)
             changes.append(ev.consent(channel, "OPTED_IN" if STATUSES[value] else "OPTED_OUT", contact_point=point))
         else:
             problems.append(Problem(path, f"unknown choice (a channel: {', '.join(CHANNEL_NAMES)}; or topic:<id>)"))
@@ -99,10 +100,12 @@ def record_event(record: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Pr
     subject = identifier(kind, contact_points[kind])
     changes += [ev.contact(contact_kind, contact_points[kind_name]) for name, (kind_name, contact_kind) in CONTACT_KIND.items()
                 if kind_name in contact_points and kind_name != kind]
-    store, till, transaction = values["store"], values["till"], values["transaction"]
+    store, till, transaction, line = values["store"], values["till"], values["transaction"], values["line"]
+    assert store is not None and till is not None and transaction is not None and line is not None and captured is not None, (
+        "a required column is missing only with a problem")
     event = ev.new_event(
-        ev.stable_id("pos", store, till, transaction, values["line"]),  # type: ignore[arg-type]
-        subject, captured, captured,  # type: ignore[arg-type]
+        ev.stable_id("pos", store, till, transaction, line),
+        subject, captured, captured,
         touchpoint="POS", system=f"store-{store}/till-{till}", actor="CUSTOMER", actor_id=None,
         interaction_id=transaction, proof=ev.proof("WRITTEN", notice_version=values["notice_version"]), changes=changes,
     )

@@ -35,7 +35,8 @@ def ingest(publisher: Publisher, path: Path, form: str, progress: Callable[[int]
             error = f"{path.name} line {line.number}: " + "; ".join(map(str, line.problems))
             pending.append((line.number, publisher.submit_raw(None, line.raw, REASON_BAD_LINE, error), line.problems))
         else:
-            pending.append((line.number, publisher.submit(line.event), []))  # type: ignore[arg-type]
+            assert line.event is not None, "a line without problems has its event"
+            pending.append((line.number, publisher.submit(line.event), []))
         progress(1)
     report = Report()
     for number, future, problems in pending:

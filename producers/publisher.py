@@ -21,13 +21,13 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from prefstream.core.dlq import dlq_headers
-from prefstream.core.kafka import producer_config, quiet_logger
+from prefstream.core.kafka import position, producer_config, quiet_logger
 from prefstream.core.settings import Settings
 from prefstream.core.topics import DLQ, EVENTS
+from prefstream.errors import EXIT_UNREACHABLE, PrefstreamError
 from producers import metrics
 from schemas.codec import CodecError, encode_event
 from schemas.validation import Problem, validate_event
-from prefstream.errors import EXIT_UNREACHABLE, PrefstreamError
 
 REASON_INVALID = "invalid_event"
 REASON_FUTURE = "future_time"
@@ -176,9 +176,10 @@ class Publisher:
             return rejection, True
         self._accepted.inc()
         self._publish_seconds.observe(time.monotonic() - started)
-        return Accepted(message.topic(), message.partition(), message.offset(), event_id or ""), False
+        return Accepted(*position(message), event_id or ""), False
 
-    def _resolver(self, future: Future, event_id: str | None, rejection: Rejected | None, started: float) -> Callable[[KafkaError | None, Message], None]:
+    def _resolver(self, future: Future, event_id: str | None, rejection: Rejected | None,
+                  started: float) -> Callable[[KafkaError | None, Message], None]:
         def on_delivery(error: KafkaError | None, message: Message) -> None:
             if future.done():
                 return
@@ -201,7 +202,9 @@ class Publisher:
         """Hand the record to the producer; False when its local queue is full."""
         topic, key, value, headers = record
         try:
-            self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+            self._producer.produce(topic, value, key,
+                                   headers=headers,  # type: ignore[arg-type]  # stub: an invariant list[tuple[str, str | bytes | None]]
+                                   on_delivery=on_delivery)
         except BufferError:
             return False
         return True

@@ -21,8 +21,18 @@ from typing import Any
 from aiohttp import web
 
 from producers import events as ev
-from producers.http import (DLQ_KEY, BadInput, accepted_schema, error_responses, openapi_document, parse_form, parse_object,
-                            publish, read_body, service_app)
+from producers.http import (
+    DLQ_KEY,
+    BadInput,
+    accepted_schema,
+    error_responses,
+    openapi_document,
+    parse_form,
+    parse_object,
+    publish,
+    read_body,
+    service_app,
+)
 from producers.publisher import Publisher
 from schemas.subjects import E164
 from schemas.validation import Problem
@@ -96,7 +106,8 @@ def parse_inbound(body: dict[str, Any]) -> InboundSms:
         problems.append(Problem("from", "not an E.164 phone number (+ and up to 15 digits)"))
     if problems:
         raise BadInput(400, "invalid_input", problems)
-    return InboundSms(phone, text, message_id, received_at)  # type: ignore[arg-type]
+    assert phone is not None and text is not None and message_id is not None, "a required field is missing only with a problem"
+    return InboundSms(phone, text, message_id, received_at)
 
 
 def form_inbound(fields: dict[str, str]) -> dict[str, Any]:

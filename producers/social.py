@@ -22,9 +22,9 @@ from aiohttp import web
 from producers import events as ev
 from producers.http import DLQ_KEY, BadInput, error_responses, openapi_document, publish, read_object, service_app
 from producers.publisher import Publisher
-from schemas.vocabulary import CHANNELS
 from schemas.subjects import SOCIAL
 from schemas.validation import Problem
+from schemas.vocabulary import CHANNELS
 
 OPT_OUT, OPT_IN, TOPIC = "opt_out", "opt_in", "topic_interest"
 
@@ -49,7 +49,8 @@ RULES: tuple[Rule, ...] = (
     _rule("no-more", r"\bno\s+more\s+(?:emails?|texts?|messages?|calls?|newsletters?|spam)\b", OPT_OUT),
     _rule("remove-me", r"\b(?:remove|take)\s+me\s+off\b", OPT_OUT),
     _rule("sign-up", r"\b(?:sign|signed)\s+me\s+up\b|\bsubscribe\s+me\b|\bopt(?:\s|-)?(?:me\s)?in\b", OPT_IN),
-    _rule("send-me", r"\b(?:please\s+)?(?:send|email|text)\s+me\s+(?:your\s+|the\s+)?(?:emails?|texts?|updates?|offers?|deals?|newsletters?)\b", OPT_IN),
+    _rule("send-me", r"\b(?:please\s+)?(?:send|email|text)\s+me\s+(?:your\s+|the\s+)?"
+                     r"(?:emails?|texts?|updates?|offers?|deals?|newsletters?)\b", OPT_IN),
     _rule("interest", r"\b(?:interested\s+in|love|tell\s+me\s+(?:more\s+)?about|updates?\s+(?:on|about)|more\s+about|into)\b", TOPIC),
 )
 CHANNEL_WORDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -137,7 +138,9 @@ def parse_message(body: dict[str, Any]) -> SocialMessage:
         problems.append(Problem("handle", "not a platform ([a-z0-9_]) and a handle without spaces or colons"))
     if problems:
         raise BadInput(400, "invalid_input", problems)
-    return SocialMessage(platform, handle, text, moment, message_id, kind)  # type: ignore[arg-type]
+    assert platform is not None and handle is not None and text is not None and moment is not None, (
+        "a required field is missing only with a problem")
+    return SocialMessage(platform, handle, text, moment, message_id, kind)
 
 
 def social_event(message: SocialMessage, intent: Intent, now: datetime) -> dict[str, Any]:

@@ -13,14 +13,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastavro import parse_schema, schemaless_reader
 from fastavro.schema import fingerprint as _hex_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
-from schemas.compiled import UnsupportedSchema, compile_reader, compile_writer
 from prefstream.errors import PrefstreamError
+from schemas.compiled import UnsupportedSchema, compile_reader, compile_writer
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 MARKER = b"\xc3\x01"
@@ -96,7 +96,9 @@ class SchemaFamily:
     def load(cls, directory: Path, reader_version: int | None = None) -> SchemaFamily:
         """Load the `v<N>.avsc` files of one record type; read and write as `reader_version`
         (default: the newest), while still decoding records of every stored version."""
-        versions = {number: parse_schema(schema) for number, schema in schema_versions(directory).items()}
+        # fastavro annotates its results with the union of every schema's and value's shape; of a
+        # record schema (a dict) the parsed schema, and a record read with it, are dicts
+        versions = {number: cast(dict[str, Any], parse_schema(schema)) for number, schema in schema_versions(directory).items()}
         if not versions:
             raise CodecError(f"no schema versions in {directory}")
         by_fingerprint = {fingerprint(schema): schema for schema in versions.values()}
@@ -136,7 +138,7 @@ class SchemaFamily:
         buffer.seek(HEADER_SIZE)
         reader = None if writer is self.current else self.current
         try:
-            record = schemaless_reader(buffer, writer, reader)
+            record = cast(dict[str, Any], schemaless_reader(buffer, writer, reader))  # a record: see `load`
         except Exception as error:  # fastavro raises many kinds on damaged input
             raise CorruptRecordError(f"{self.name}: body does not decode: {type(error).__name__}") from None
         if buffer.tell() != len(data):

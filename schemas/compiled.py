@@ -35,9 +35,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastavro import parse_schema, schemaless_writer
-from fastavro._logical_writers_py import prepare_timestamp_millis
+from fastavro._logical_writers_py import prepare_timestamp_millis  # type: ignore[attr-defined]  # its .pyi declares only LOGICAL_WRITERS
 from fastavro.logical_readers import LOGICAL_READERS
 from fastavro.validation import validate
+
 from prefstream.errors import PrefstreamError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -20,7 +20,8 @@ from typing import Any
 from fastavro import parse_schema
 
 from schemas.codec import MARKER, PROFILES
-from schemas.compiled import Encoded, compile_writer as _compile, timestamp_millis, zigzag
+from schemas.compiled import Encoded, timestamp_millis, zigzag
+from schemas.compiled import compile_writer as _compile
 
 __all__ = ["FIELD_NAMES", "HEADER", "Encoded", "array_bytes", "compile_writer", "default_parts", "encode_profile_from",
            "field_writer", "item_writer", "join_profile", "long_bytes", "string_bytes", "timestamp_bytes",

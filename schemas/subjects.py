@@ -18,7 +18,11 @@ from typing import NamedTuple
 IDENTIFIER_KINDS = ("email", "phone", "loyalty", "social")
 CUSTOMER_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 E164 = re.compile(r"\+[1-9]\d{1,14}")
-EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"  # the local part
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"  # the domain's first label
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"  # and at least one more
+)
 SOCIAL = re.compile(r"[a-z0-9_]{1,32}:[^\s:]{1,100}")
 LOYALTY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 

@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from prefstream.errors import PrefstreamError
 from schemas.codec import CodecError, decode_profile
 from sinks.config import SinkConfig
 from sinks.projection import passes, project
-from prefstream.errors import PrefstreamError
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 DELIVERED = Counter("prefstream_sink_delivered_total", "Deliveries acknowledged by the target", ["business_unit"])
-RETRIED = Counter("prefstream_sink_retried_total", "Deliveries retried (a failed webhook attempt, or each record of a batch the target failed)", ["business_unit"])
+RETRIED = Counter("prefstream_sink_retried_total",
+                  "Deliveries retried (a failed webhook attempt, or each record of a batch the target failed)", ["business_unit"])
 DEAD_LETTERED = Counter("prefstream_sink_dead_lettered_total", "Records sent to the dead-letter topic",
                         ["business_unit", "reason"])
 LATENCY = Histogram(

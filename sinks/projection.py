@@ -7,7 +7,6 @@ unless the business unit asks for it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from prefstream.core.formats import jsonable, utc_millis

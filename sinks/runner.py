@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as WriteRunning
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from prefstream.core.dlq import dlq_headers
-from prefstream.core.kafka import consumer_config, producer_config, quiet_logger
+from prefstream.core.kafka import consumer_config, position, producer_config, quiet_logger
 from prefstream.core.settings import Settings
 from prefstream.core.topics import DLQ_RETENTION_MS, TopicSpec, create_topics
 from sinks.backoff import backoff
@@ -40,11 +41,50 @@ log = logging.getLogger("prefstream.sinks")
 
 KEEPALIVE_AFTER_SECONDS = 0.5  # a write running longer than this pauses the partitions and polls
 STOP_GRACE_SECONDS = 10.0  # after stop(), how long a write may still take before it is interrupted
+LAG_REFRESH_SECONDS = 5.0  # the lag gauge is set at most this often
 
 
 def _source(message: Message) -> Source:
-    return Source(message.topic(), message.partition(), message.offset(), message.key() or b"",
-                  message.value(), message.timestamp()[1])
+    return Source(*position(message), message.key() or b"", message.value(), message.timestamp()[1])
+
+
+def cached_lag(consumer: Consumer, committed: Mapping[tuple[str, int], int]) -> int:
+    """Records on the consumer's assigned partitions past the `committed` offsets ((topic, partition)
+    -> next offset), by the end offsets librdkafka cached from its last fetch of each partition, never
+    asked of the broker. A partition with no commit, or not fetched yet (nothing cached), counts none."""
+    lag = 0
+    for tp in consumer.assignment():
+        done = committed.get((tp.topic, tp.partition))
+        if done is not None:
+            # The broker answers one request per connection at a time: a query would wait behind a
+            # fetch held up to fetch.wait.max.ms, and one per partition stalled the sink loop.
+            watermarks = consumer.get_watermark_offsets(tp, cached=True)
+            if watermarks and watermarks[1] >= 0:  # negative: not fetched yet, nothing cached
+                lag += max(0, watermarks[1] - done)
+    return lag
+
+
+class LagGauge:
+    """A sink's consumer-lag gauge: `cached_lag` of the offsets it committed, set at most every
+    LAG_REFRESH_SECONDS."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._committed: dict[tuple[str, int], int] = {}
+        self._due = 0.0
+
+    def update(self, consumer: Consumer, committed: Mapping[tuple[str, int], int]) -> None:
+        """Take the offsets just `committed` ((topic, partition) -> next offset; none is fine) and set
+        the gauge if it is due."""
+        self._committed.update(committed)
+        if time.monotonic() < self._due:
+            return
+        self._due = time.monotonic() + LAG_REFRESH_SECONDS
+        LAG.labels(self.label).set(cached_lag(consumer, self._committed))
+
+    def forget(self) -> None:
+        """Forget the commits taken so far (the partitions were revoked)."""
+        self._committed.clear()
 
 
 class SinkRunner:
@@ -58,16 +98,29 @@ class SinkRunner:
         self._pending: list[Source] = []
         self._batch_started = 0.0
         self._stopping = threading.Event()
-        self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
+        self._running_consumer: Consumer | None = None
+        self._running_producer: Producer | None = None
         self._failed_writes = 0
         self._retry_at = 0.0
-        self._committed: dict[tuple[str, int], int] = {}
-        self._lag_due = 0.0
+        self._lag = LagGauge(config.name)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"sink-{config.name}-write")
         self._writing: Future[list[Failure]] | None = None
         self._abandoned = False
         self._stop_at = 0.0
+
+    @property
+    def _consumer(self) -> Consumer:
+        """The consumer `run` made; RuntimeError before."""
+        if self._running_consumer is None:
+            raise RuntimeError(f"sink {self.label}: not running")
+        return self._running_consumer
+
+    @property
+    def _producer(self) -> Producer:
+        """The dead-letter producer `run` made; RuntimeError before."""
+        if self._running_producer is None:
+            raise RuntimeError(f"sink {self.label}: not running")
+        return self._running_producer
 
     def stop(self) -> None:
         """Ask the loop to flush, commit and return (safe from a signal handler or another thread)."""
@@ -82,20 +135,21 @@ class SinkRunner:
             self.target.open()
         except Exception as error:
             raise TargetError(f"sink {self.label}: {self.target.name} target did not open: {type(error).__name__}: {error}") from None
-        self._producer = Producer(producer_config(self.settings, logger=quiet_logger()))
+        producer = self._running_producer = Producer(producer_config(self.settings, logger=quiet_logger()))
         overrides: dict[str, object] = {"session.timeout.ms": int(self.config.session_timeout_seconds * 1000),
                                         "max.poll.interval.ms": int(self.config.max_poll_interval_seconds * 1000)}
         if self.config.instance_id:  # static membership: a restarted replica gets its partitions back at once
             overrides["group.instance.id"] = self.config.instance_id
-        self._consumer = Consumer(consumer_config(self.settings, self.config.group_id, logger=quiet_logger(), **overrides))
-        self._consumer.subscribe([self.config.source_topic], on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        consumer = self._running_consumer = Consumer(
+            consumer_config(self.settings, self.config.group_id, logger=quiet_logger(), **overrides))
+        consumer.subscribe([self.config.source_topic], on_revoke=self._on_revoke, on_lost=self._on_revoke)
         try:
             while not self._stopping.is_set():
                 self._step()
             self._final_flush()
         finally:
-            self._consumer.close()
-            self._producer.flush(10)
+            consumer.close()
+            producer.flush(10)
             self._writer.shutdown(wait=True)
             self.target.close()
 
@@ -131,7 +185,7 @@ class SinkRunner:
         old = self._pending and time.monotonic() - self._batch_started >= self.config.batch_seconds
         if full or old:
             self._try_flush()
-        self._update_lag({})
+        self._lag.update(consumer, {})
 
     def _try_flush(self) -> None:
         """Flush; if the target failed the whole batch, keep it, pause consumption and retry later."""
@@ -229,7 +283,8 @@ class SinkRunner:
         for source, reason, error in dead:
             headers = dlq_headers(reason, error, f"sink:{self.label}", now,
                                   topic=source.topic, partition=source.partition, offset=source.offset)
-            self._producer.produce(self.config.dlq_topic, source.value, source.key, headers=headers,
+            self._producer.produce(self.config.dlq_topic, source.value, source.key,
+                                   headers=headers,  # type: ignore[arg-type]  # stub: an invariant list[tuple[str, str | bytes | None]]
                                    on_delivery=lambda err, _m: errors.append(str(err)) if err else None)
             DEAD_LETTERED.labels(self.label, reason).inc()
             log.warning("%s: record %s/%d@%d dead-lettered: %s", self.label, source.topic, source.partition, source.offset, reason)
@@ -243,27 +298,7 @@ class SinkRunner:
             ends[key] = max(ends.get(key, -1), source.offset + 1)
         offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in ends.items()]
         self._consumer.commit(offsets=offsets, asynchronous=False)
-        self._update_lag(ends)
-
-    def _update_lag(self, ends: dict[tuple[str, int], int]) -> None:
-        """Records on the assigned partitions past the committed offsets, at most every 5 s.
-
-        The end offsets are the ones librdkafka cached from its last fetch of each partition, not
-        asked of the broker: the broker answers one request per connection at a time, so each
-        query waited behind a fetch held up to fetch.wait.max.ms (500 ms), and one per partition
-        stalled the sink for 2-5 s every 5 s at low traffic (its p99 from topic to file)."""
-        self._committed.update(ends)
-        if time.monotonic() < self._lag_due:
-            return
-        self._lag_due = time.monotonic() + 5.0
-        lag = 0
-        for tp in self._consumer.assignment():
-            committed = self._committed.get((tp.topic, tp.partition))
-            if committed is not None:
-                watermarks = self._consumer.get_watermark_offsets(tp, cached=True)
-                if watermarks and watermarks[1] >= 0:  # negative: not fetched yet, nothing cached
-                    lag += max(0, watermarks[1] - committed)
-        LAG.labels(self.label).set(lag)
+        self._lag.update(self._consumer, ends)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Before partitions move to another member, deliver and commit what was read from them.
@@ -289,5 +324,5 @@ class SinkRunner:
                 log.warning("%s: batch not delivered before rebalance (%s)", self.label, type(error).__name__)
         self._pending = []
         self._failed_writes = 0
-        self._committed.clear()
+        self._lag.forget()
         consumer.resume(partitions)

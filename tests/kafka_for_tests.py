@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from prefstream.local.broker import LocalBroker
 from prefstream.core.settings import Settings, load_settings
-
+from prefstream.local.broker import LocalBroker
 
 LOWEST_SERVER_PORT = 20000
 

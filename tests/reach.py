@@ -43,9 +43,12 @@ def reach_checked(share: float = 0.5) -> Callable[[Test], Test]:
         @functools.wraps(test)
         def run(*args: Any, **kwargs: Any) -> None:
             __tracebackhide__ = True
-            # @settings above this decorator, and the pytest plugin's per-item settings, land here
-            settings = run._hypothesis_internal_use_settings  # type: ignore[attr-defined]
-            test._hypothesis_internal_use_settings = settings  # type: ignore[attr-defined]
+            # @settings above this decorator, and the pytest plugin's per-item settings, land on `run`,
+            # and only the @given test reads them: they are carried over through the attribute both use.
+            # Hypothesis has no public way to read or pass on a test's settings (tests/unit/test_reach.py
+            # fails if this attribute stops working).
+            settings = run._hypothesis_internal_use_settings  # type: ignore[attr-defined]  # noqa: SLF001
+            test._hypothesis_internal_use_settings = settings  # type: ignore[attr-defined]  # noqa: SLF001
             statistics = _run_collecting_statistics(test, args, kwargs)
             if Phase.generate in settings.phases:  # (a run of explicit or saved examples only has no share)
                 _check(statistics, share)

@@ -184,7 +184,8 @@ def keyword_texts(draw: st.DrawFn) -> tuple[str, str]:
     """A keyword in any case, with spaces around and trailing punctuation; and the keyword."""
     keyword = draw(KEYWORDS)
     cases = draw(LOWER_CASE_AT)
-    mixed_case = "".join(c.lower() if lower else c for c, lower in zip(keyword, cases))
+    # one flag per letter of the longest keyword: a shorter keyword uses the first ones
+    mixed_case = "".join(c.lower() if lower else c for c, lower in zip(keyword, cases, strict=False))
     before, after = draw(SPACES), draw(SPACES) + draw(PUNCTUATION) + draw(SPACES)
     return before + mixed_case + after, keyword
 
@@ -417,12 +418,14 @@ def same(values: st.SearchStrategy[Any]) -> st.SearchStrategy[tuple[Any, Any]]:
     return values.map(lambda value: (value, value))
 
 
-CHANGE_KINDS = st.sampled_from(("consent", "topic", "frequency", "pause", "quiet_hours", "contact", "attribute", "suppression", "erasure"))
+CHANGE_KINDS = st.sampled_from(
+    ("consent", "topic", "frequency", "pause", "quiet_hours", "contact", "attribute", "suppression", "erasure"))
 STATUSES = ("OPTED_IN", "OPTED_OUT", "PENDING")
 PURPOSES, ACTIONS, ATTRIBUTE_KEYS = ("marketing", "service", "newsletter"), ("ADD", "REMOVE", "MAKE_PRIMARY"), ("size", "store", "pet")
 TOPIC_NAMES = st.from_regex(r"[a-z][a-z-]{0,15}", fullmatch=True)
 INTERACTION_IDS = st.sampled_from(("call-1", "call-2")) | ids
-FREQUENCY_TOPICS, CADENCE_VALUES = same(st.sampled_from(("sales", "news"))), same(st.sampled_from(("REALTIME", "DAILY", "WEEKLY", "MONTHLY")))
+FREQUENCY_TOPICS = same(st.sampled_from(("sales", "news")))
+CADENCE_VALUES = same(st.sampled_from(("REALTIME", "DAILY", "WEEKLY", "MONTHLY")))
 WEEKLY_LIMITS = same(st.integers(0, 2**31 - 1))
 ATTRIBUTE_VALUES, QUESTIONS = same(st.sampled_from(("M", "York", "cat"))), same(st.just("Which size?"))
 SUPPRESSION_REASONS = same(st.sampled_from(("BOUNCE", "CUSTOMER_REQUEST", "DNC_LIST", "FRAUD", "LEGAL", "OTHER")))
@@ -732,7 +735,10 @@ def web_form_requests(draw: st.DrawFn, site: WebSite) -> Request:
     given = dict(draw(FIRST_VISIT_ANSWERS))
     pairs = [(f"consent.{c}", "on") for c in sorted(ticked)] + [(f"topic.{t}", "on") for t in sorted(topics_ticked)]
     pairs += [("cadence", cadence), ("pause", pause), ("email", email), ("phone", phone)]
-    pairs += [("quiet_start", quiet[0]), ("quiet_end", quiet[1]), ("quiet_zone", quiet[2])] if quiet else [("quiet_start", ""), ("quiet_end", "")]
+    if quiet:
+        pairs += [("quiet_start", quiet[0]), ("quiet_end", quiet[1]), ("quiet_zone", quiet[2])]
+    else:
+        pairs += [("quiet_start", ""), ("quiet_end", "")]
     pairs += [(f"answer.{key}", value) for key, value in given.items()] + [("csrf", site.csrf)]
     asked = {"consents": {c: c in ticked for c in CHANNELS}, "topics": {t: t in topics_ticked for t in WEB_TOPICS},
              "cadence": cadence or None, "pause": int(pause) if pause.isdigit() else pause, "quiet": quiet,

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
+from confluent_kafka import Message
 
 from prefstream.core.settings import Settings
 
@@ -45,6 +46,15 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
 def partition_for(key: str | bytes, partitions: int) -> int:
     """The partition of a non-null key among `partitions`, as the Java client (and `murmur2_random`) puts it."""
     return DefaultPartitioner()(key.encode() if isinstance(key, str) else key, range(partitions), None)
+
+
+def position(message: Message) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a record consumed or delivered; ValueError for an error event,
+    which has none (confluent-kafka types all three as optional for that case)."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    if topic is None or partition is None or offset is None:
+        raise ValueError("an error event, not a record: no topic, partition or offset")
+    return topic, partition, offset
 
 
 def admin_config(settings: Settings) -> dict[str, Any]:

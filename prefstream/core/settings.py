@@ -21,6 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
 from prefstream.core import ports
 from prefstream.errors import EXIT_SETUP, PrefstreamError
 

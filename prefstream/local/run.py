@@ -27,12 +27,12 @@ from typing import IO
 from rich.console import Console
 from rich.live import Live
 
-from prefstream.local import progress as run_progress
-from prefstream.local.broker import BrokerError, LocalBroker
-from prefstream.local.stages import Ports, Stage, Traffic, child_env, pipeline_stages, simulator_stage, sinks_config
 from prefstream.core.settings import Settings
 from prefstream.core.topics import create_topics
 from prefstream.errors import EXIT_SETUP, PrefstreamError
+from prefstream.local import progress as run_progress
+from prefstream.local.broker import BrokerError, LocalBroker
+from prefstream.local.stages import Ports, Stage, Traffic, child_env, pipeline_stages, simulator_stage, sinks_config
 
 SAMPLE_CUSTOMER = "sim-000000"
 READY_TIMEOUT = 120.0
@@ -225,8 +225,8 @@ def run_pipeline(settings: Settings, say: Callable[[str], None] = print, ports: 
             stages = pipeline_stages(settings, ports, env)
             logs = settings.home / "logs"
             for stage in stages:
-                stage.start(logs)
-                say(f"started {stage.name} (pid {stage.process.pid}), log {logs / (stage.name + '.log')}")
+                pid = stage.start(logs)
+                say(f"started {stage.name} (pid {pid}), log {logs / (stage.name + '.log')}")
             say(f"every stage ready in {wait_ready(stages, ports, say=say):.0f} s")
             simulator = simulator_stage(ports, traffic, env)
             simulator.start(logs)

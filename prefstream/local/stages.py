@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-from prefstream.core.settings import PROJECT_ROOT, Settings
 from prefstream.core import ports
+from prefstream.core.settings import PROJECT_ROOT, Settings
 
 ROOT = PROJECT_ROOT
 DEFAULT_SINKS = ROOT / "deploy" / "sinks.local.toml"
@@ -56,12 +56,13 @@ class Stage:
     env: dict[str, str] | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def start(self, logs: Path) -> None:
-        """Start it in its own session (a terminal's Ctrl+C reaches only `run`), output to its log."""
+    def start(self, logs: Path) -> int:
+        """Start it in its own session (a terminal's Ctrl+C reaches only `run`), output to its log; its pid."""
         logs.mkdir(parents=True, exist_ok=True)
         with (logs / f"{self.name}.log").open("ab") as out:
             self.process = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                             env=self.env, start_new_session=True)
+        return self.process.pid
 
     def exited(self) -> int | None:
         """Its exit code once it has exited, else None."""

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from prefstream.core.kafka import consumer_config, quiet_logger
+from prefstream.core.kafka import consumer_config, partition_for, position, quiet_logger
 from prefstream.core.settings import Settings
 from prefstream.core.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, PROFILES, KafkaUnreachable
-from prefstream.core.kafka import partition_for
-from processors.audit.replay import LogRecord, Role
 from prefstream.errors import EXIT_SETUP, PrefstreamError
+from processors.audit.replay import LogRecord, Role
 
 BATCH = 10_000
 _NO_LEADER_YET = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
@@ -97,7 +96,8 @@ class LogReader:
                     raise KafkaUnreachable(f"no offsets for {topic} partition {partition}: {error.args[0].str()}") from None
                 time.sleep(0.2)
 
-    def read(self, topic: str, partitions: list[int], on_batch: Callable[[int], None] = lambda n: None) -> Iterator[tuple[int, int, bytes | None, bytes | None, int]]:
+    def read(self, topic: str, partitions: list[int],
+             on_batch: Callable[[int], None] = lambda n: None) -> Iterator[tuple[int, int, bytes | None, bytes | None, int]]:
         """(partition, offset, key, value, timestamp ms) of every record up to the end offsets now."""
         extents = {p: self.extent(topic, p) for p in partitions}
         ends = {p: high for p, (_, high) in extents.items()}
@@ -117,7 +117,7 @@ class LogReader:
                 for message in batch:
                     if message.error() is not None:
                         continue
-                    partition, offset = message.partition(), message.offset()
+                    _, partition, offset = position(message)
                     if partition in todo and offset < ends[partition]:
                         yield partition, offset, message.key(), message.value(), message.timestamp()[1]
                     if offset >= ends[partition] - 1:
@@ -126,7 +126,8 @@ class LogReader:
         finally:
             self.consumer.unassign()
 
-    def records(self, role: Role, topic: str, partitions: list[int], on_batch: Callable[[int], None] = lambda n: None) -> Iterator[LogRecord]:
+    def records(self, role: Role, topic: str, partitions: list[int],
+                on_batch: Callable[[int], None] = lambda n: None) -> Iterator[LogRecord]:
         """The records of `partitions` of `topic` as LogRecords (keys as text)."""
         for partition, offset, key, value, timestamp in self.read(topic, partitions, on_batch):
             yield LogRecord(role, topic, partition, offset, (key or b"").decode("utf-8", "replace"), value, timestamp)

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from processors.domain.fold import State, is_erased, to_profile
-from processors.audit.logread import LogReader, Topics
-from processors.audit.replay import Difference, Entry, Rebuild, as_of, differences, entries_for, fold_entries, profile_keys
-from schemas.subjects import is_customer_id, subject_problem
 from prefstream.errors import EXIT_USAGE, PrefstreamError
+from processors.audit.logread import LogReader, Topics
+from processors.audit.replay import Difference, Entry, Rebuild, Role, as_of, differences, entries_for, fold_entries, profile_keys
+from processors.domain.fold import State, is_erased, to_profile
+from schemas.subjects import is_customer_id, subject_problem
 
 
 class NotFound(PrefstreamError):
@@ -55,7 +55,7 @@ def history(reader: LogReader, topics: Topics, subject: str) -> History:
     check_subject(subject)
     reader.partitions(topics.events)
     records = []
-    roles = ("events", "customer_events") if is_customer_id(subject) else ("events",)
+    roles: tuple[Role, ...] = ("events", "customer_events") if is_customer_id(subject) else ("events",)
     for role in roles:
         partition = reader.partition_of(topics.of(role), subject)
         if partition is not None:

@@ -21,8 +21,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from prefstream.core.kafka import consumer_config, quiet_logger
 from prefstream.core.settings import Settings
-from processors.audit.logread import LogReader, Topics
 from prefstream.errors import PrefstreamError
+from processors.audit.logread import LogReader, Topics
 
 
 class RebuildFailed(PrefstreamError):

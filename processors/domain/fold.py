@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from processors.domain.reachability import CHANNELS, reasons
 
@@ -99,11 +99,17 @@ def millis(moment: datetime | int) -> int:
     """Epoch milliseconds of an aware datetime. An event's time may also be the int Avro stores
     (`schemas.codec.SchemaFamily.decode_millis`): it gives what the datetime decoded from it gives
     (`timestamp()` goes through float seconds, and so does this)."""
-    if type(moment) is int:
-        return int(moment / 1000 * 1000)
-    return int(moment.timestamp() * 1000)
+    if isinstance(moment, datetime):
+        return int(moment.timestamp() * 1000)
+    return int(moment / 1000 * 1000)
 
 
+@overload
+def to_datetime(ms: int) -> datetime: ...
+@overload
+def to_datetime(ms: None) -> None: ...
+@overload
+def to_datetime(ms: int | None) -> datetime | None: ...
 def to_datetime(ms: int | None) -> datetime | None:
     """The UTC datetime of epoch milliseconds (None stays None)."""
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
@@ -153,7 +159,7 @@ def _writes(change: dict[str, Any]) -> list[tuple[Key, int, dict[str, Any]]]:
             contact = contact.lower()
         if change["action"] == "REMOVE":
             return [(("contact", kind, contact), 1, {"present": False})]
-        writes = [(("contact", kind, contact), 0, {"present": True})]
+        writes: list[tuple[Key, int, dict[str, Any]]] = [(("contact", kind, contact), 0, {"present": True})]
         if change["action"] == "MAKE_PRIMARY":
             writes.append((("primary", kind), 0, {"value": contact}))
         return writes
@@ -297,7 +303,8 @@ def _values(state_or_profile: State | dict[str, Any]) -> dict[Key, dict[str, Any
     """What reachability reads, keyed as registers, from a State or a CustomerProfile dict."""
     if isinstance(state_or_profile, State):
         return {key: register.value for key, register in state_or_profile.registers.items()}
-    profile, values = state_or_profile, {}
+    profile = state_or_profile
+    values: dict[Key, dict[str, Any]] = {}
     for consent in profile["consents"]:
         values[("consent", consent["channel"], consent["purpose"])] = {
             "status": consent["status"], "expires_at": _optional_ms(consent["expires_at"])}

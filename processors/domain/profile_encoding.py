@@ -9,15 +9,33 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from typing import overload
 
 from processors.domain.fold import ARRAYS, Key, Register, State, millis, render, to_datetime
 from processors.domain.reachability import CHANNELS, reasons
-from schemas.splice import (FIELD_NAMES, Encoded, array_bytes, default_parts, field_writer, item_writer, join_profile,
-                            long_bytes, string_bytes, timestamp_bytes, timestamp_millis)
+from schemas.splice import (
+    FIELD_NAMES,
+    Encoded,
+    array_bytes,
+    default_parts,
+    field_writer,
+    item_writer,
+    join_profile,
+    long_bytes,
+    string_bytes,
+    timestamp_bytes,
+    timestamp_millis,
+)
 
 _EXACT_MS = 4_000_000_000_000  # below this (year 2096), ms -> datetime -> ms is exact
 
 
+@overload
+def wire_ms(ms: int) -> int: ...
+@overload
+def wire_ms(ms: None) -> None: ...
+@overload
+def wire_ms(ms: int | None) -> int | None: ...
 def wire_ms(ms: int | None) -> int | None:
     """What the Avro encoding of `to_datetime(ms)` holds: `ms` itself, except where the float
     round trip through a datetime is inexact (far future or before 1970)."""
@@ -31,12 +49,13 @@ _SLOT = {name: index for index, name in enumerate(FIELD_NAMES)}
 _SECTION_SLOT = {section: _SLOT[name] for section, name in ARRAYS.items()}
 _CUSTOMER, _VERSION, _UPDATED, _EVALUATED, _QUIET_SLOT, _REACH_SLOT = (
     _SLOT[name] for name in ("customer_id", "version", "updated_at", "evaluated_at", "quiet_hours", "reachable"))
-_EMPTY = default_parts()  # fields the fold does not know (added later with a default) keep their default
+_DEFAULTS = default_parts()  # fields the fold does not know (added later with a default) keep their default
 for _slot in (*_SECTION_SLOT.values(), _QUIET_SLOT):
-    _EMPTY[_slot] = b"\x00"  # an empty array; a null quiet_hours (the union's first branch)
+    _DEFAULTS[_slot] = b"\x00"  # an empty array; a null quiet_hours (the union's first branch)
 _ALWAYS_SET = (_CUSTOMER, _VERSION, _UPDATED, _EVALUATED, _REACH_SLOT)
-if any(part is None for index, part in enumerate(_EMPTY) if index not in _ALWAYS_SET):
+if any(part is None for index, part in enumerate(_DEFAULTS) if index not in _ALWAYS_SET):
     raise RuntimeError("the profile schema has a field without a default that profile_bytes does not fill")
+_EMPTY = [b"" if part is None else part for part in _DEFAULTS]  # the slots profile_bytes always sets: still empty
 _REACHABILITY_SECTIONS = frozenset(("consent", "suppression", "pause", "quiet_hours"))
 _REACH_WRITER = item_writer("reachable")
 

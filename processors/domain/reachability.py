@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
+
 from schemas.vocabulary import CHANNELS
 
 Values = dict[tuple[str, ...], dict[str, Any]]

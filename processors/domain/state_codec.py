@@ -32,8 +32,8 @@ from processors.domain.fold import IDS, IDS_FROM, Key, Register, State
 FORMAT = 2
 _LINE = "state"  # the Register.memo key of a register's line
 
-try:
-    from json.encoder import c_make_encoder as _c_make_encoder
+try:  # CPython's C encoder, which typeshed leaves undeclared
+    from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - CPython always has it
     _c_make_encoder = None
 
@@ -49,9 +49,13 @@ if _c_make_encoder is not None:
     def _dumps(value: Any) -> str:
         return "".join(_encode(value, 0))
 else:  # pragma: no cover
-    _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+    _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
-_scan = make_scanner(json.JSONDecoder())
+    def _dumps(value: Any) -> str:
+        return _encoder.encode(value)
+
+# typeshed types the context as a make_scanner (its own TODO says it is the decoder, duck-typed)
+_scan = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 def _loads(line: str) -> Any:
@@ -78,7 +82,8 @@ def _ids_line(state: State) -> str:
     if found is None:
         carried = state.memo.get(IDS_FROM)
         if carried is not None and len(carried[0][0]) + len(carried[1]) == len(state.event_ids):
-            found = _with_ids(*carried[0], carried[1])
+            (ids, line), added = carried
+            found = _with_ids(ids, line, added)
         else:
             ids = sorted(state.event_ids)
             found = (ids, f"[{','.join(map(encode_basestring_ascii, ids))}]")  # what _dumps gives, faster

@@ -29,13 +29,13 @@ from prefstream.core.topics import CUSTOMER_EVENTS, DLQ, IDENTITY_LINKS, PROFILE
 from processors.domain import parking
 from processors.domain.admission import admit_for_fold, rejection
 from processors.domain.fold import apply, empty_state, identities, is_erased, may_change_identities, profile_time, released_identities
-from processors.domain.profile_encoding import profile_bytes
 from processors.domain.identity import release_applies, release_headers, releaser
+from processors.domain.profile_encoding import profile_bytes
 from processors.domain.routing import restricts_contact
 from processors.domain.state_codec import decode_state, encode_state
 from schemas.subjects import is_customer_id
 
-Headers = Sequence[tuple[str, bytes]]
+Headers = list[tuple[str, bytes]]  # as the Kafka client takes them: a list (it refuses a tuple)
 
 
 class Table(Protocol):
@@ -63,7 +63,7 @@ class SourceRecord(Protocol):
     key: bytes | None
     value: bytes | None
     timestamp: float  # seconds since the epoch, as Faust gives the Kafka timestamp
-    headers: Headers | None
+    headers: Sequence[tuple[str, bytes]] | None
     tp: Hashable
     generation_id: int
 
@@ -140,6 +140,7 @@ class FoldStep:
         if customer is not None:
             self._sink.send(CUSTOMER_EVENTS, customer, record.value)
             return
+        assert record.value is not None, "an admitted event has a value"
         self._counts.parked += 1
         self._parked.set(subject, parking.add(self._parked.get(subject, record.partition), record.value), record.partition)
 

@@ -24,26 +24,27 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
+from faust.types import TP
 
+from prefstream.core import ports
 from prefstream.core.settings import DEFAULT_FETCH_MIN_BYTES, DEFAULT_FETCH_WAIT_MS, Settings
 from prefstream.core.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, TopicSpec
+from processors.domain.step import FoldStep, Released
 from processors.runtime import framework, metrics
 from processors.runtime.durable_table import DurableTable
 from processors.runtime.gaps import GapGuard
 from processors.runtime.outputs import Delivery, Outputs, OutputsLost
 from processors.runtime.positions import StartOffsets, starts_after_seek
 from processors.runtime.redelivery import RedeliveryWindow
-from processors.domain.step import FoldStep, Released
 from processors.runtime.views import register_views
-from prefstream.core import ports
 
 APP_ID = "prefstream-processor"
 SOURCE_TOPICS = (EVENTS, CUSTOMER_EVENTS, IDENTITY_LINKS)
@@ -112,11 +113,11 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     # consumer thread, which may itself be waiting for the fold to drain its buffer.
     window = RedeliveryWindow(app.consumer.highwater)
 
-    guard = GapGuard()
-    starts = StartOffsets()
+    guard: GapGuard[TP] = GapGuard()
+    starts: StartOffsets[TP] = StartOffsets()
     last_folded = [time.monotonic()]
 
-    def positioned(generation: int, committed: Mapping[Any, int | None], earliest: Mapping[Any, int]) -> None:
+    def positioned(generation: int, committed: Mapping[TP, int | None], earliest: Mapping[TP, int]) -> None:
         starts.settle(generation, starts_after_seek(committed.keys(), committed, earliest))
 
     def process(message: Any) -> bool:
@@ -188,7 +189,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         delivering.put_nowait(([], outputs.seal(), []))
 
     @app.on_before_shutdown.connect
-    async def close_outputs(_app: faust.App, **_kwargs: Any) -> None:
+    async def close_outputs(_app: faust.App, /, *_args: Any, **_kwargs: Any) -> None:
         outputs.close()
 
     async def seek(tp: Any, offset: int) -> None:
@@ -229,8 +230,9 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         Faust applies a standby's records in chunks of the table's `standby_buffer_size` (1,000) and
         otherwise only when recovery ends: with less traffic than that, a standby copy stayed behind
         by up to 999 records per table for as long as the traffic stayed low."""
-        if app.tables.recovery.completed.is_set():
-            app.tables.recovery.flush_buffers()
+        recovery = framework.table_recovery(app)
+        if recovery.completed.is_set():
+            recovery.flush_buffers()
 
     @app.timer(STALL_CHECK_SECONDS)
     async def resume_stalled_partitions() -> None:
@@ -241,7 +243,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
         committed offset frozen below the end, while every other partition was done). Nothing
         is lost by re-reading: the fold is idempotent.
         """
-        if app.rebalancing or not app.tables.recovery.completed.is_set():
+        if app.rebalancing or not framework.table_recovery(app).completed.is_set():
             return
         if time.monotonic() - last_folded[0] < STALL_IDLE_SECONDS:
             return

@@ -23,7 +23,7 @@ from __future__ import annotations
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-import faust
+from faust.types import TableT
 from rocksdict import WriteBatch
 
 from processors.runtime.framework import partition_database
@@ -42,7 +42,7 @@ def encode_key(key: str) -> bytes:
 class DurableTable:
     """A Faust table read and written only by the fold of the worker that owns its partitions."""
 
-    def __init__(self, table: faust.Table, outputs: Outputs) -> None:
+    def __init__(self, table: TableT, outputs: Outputs) -> None:
         self.table = table
         self.changelog = table.changelog_topic.get_topic_name()
         self._outputs = outputs

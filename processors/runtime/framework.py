@@ -30,14 +30,22 @@ import asyncio
 import hashlib
 import importlib
 import inspect
-from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
+from faust.types import TP, TableT
 
 from prefstream.errors import PrefstreamError
 from processors.runtime.positions import unsought
+
+if TYPE_CHECKING:
+    from faust.stores.rocksdb import Store as RocksStore
+    from faust.tables.manager import TableManager
+    from faust.tables.recovery import Recovery
+    from faust.transport.drivers.aiokafka import Consumer as KafkaConsumer
+    from faust.transport.drivers.aiokafka import Producer as KafkaProducer
 
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 
@@ -47,7 +55,8 @@ UPSTREAM: dict[str, str] = {
     "faust.transport.consumer:Consumer.perform_seek": "0e8c130ff4b0afd82c0be9c5fd831316e10febc62c94032833911096e156d7c6",
     "faust.transport.consumer:Consumer._new_offset": "1d2c7ea89a7ad4f1a216c1d51936e569162cd66bd56f889e13fd29c910b58eb0",
     "faust.transport.consumer:Consumer.ack": "5fcf41cf45153475de3790dc56fec1b83335956dc8b3bf7ff6bbb2b57627f03f",
-    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._create_worker_consumer": "c2701bfc3e6f6cad95c2be36d6a255a86e2c57d18d36cc1082b5fb5c482d99d7",
+    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._create_worker_consumer":
+        "c2701bfc3e6f6cad95c2be36d6a255a86e2c57d18d36cc1082b5fb5c482d99d7",
     "faust.transport.drivers.aiokafka:Producer._ensure_producer": "5592a4bbdf2513253f98233a4eac931ded2a531a86f269cddcc33bc3f5827db5",
     "faust.stores.rocksdb:Store._db_for_partition": "cb7e67d5f9efc4bced7b7ab09a55fe717c352daad5b693594e3f7ca52a98787f",
     "faust.tables.recovery:Recovery._slurp_changelogs": "7825c7e50f766d5ab0fd246b63420ea0dfcd732d005f1057cc9da656ff5d3967",
@@ -55,6 +64,7 @@ UPSTREAM: dict[str, str] = {
 }
 
 Batch = list[Any]  # faust Messages of the source topics, in fetch order
+Positioned = Callable[[int, Mapping[TP, int | None], Mapping[TP, int]], None]
 
 
 class FrameworkMismatch(PrefstreamError):
@@ -98,7 +108,7 @@ def changed_upstream(source_of: Callable[[str], str] = upstream_source) -> list[
 
 def install(app: faust.App, *, sources: Collection[str], handle: Callable[[Batch], Awaitable[None]], batch_max: int,
             fetch_wait_ms: int, fetch_min_bytes: int,
-            positioned: Callable[[int, Mapping[Hashable, int | None], Mapping[Hashable, int]], None]) -> None:
+            positioned: Positioned) -> None:
     """Wire every hook into `app` (before it starts): batches of `sources` to `handle`, the fetch window,
     and `positioned(generation, committed, earliest)` once a generation's partitions are sought."""
     _drain_in_batches(app, sources, handle, batch_max)
@@ -106,21 +116,41 @@ def install(app: faust.App, *, sources: Collection[str], handle: Callable[[Batch
     _report_positions(app, sources, positioned)
 
 
-def partition_database(table: faust.Table, partition: int) -> Any:
+# Faust types the app's parts by their interfaces (ConsumerT, ProducerT, StoreT, TableManagerT), which
+# declare none of the internals the hooks reach into; these give each part as the class it is with the
+# pinned versions, a kafka:// broker and the rocksdb:// store.
+def _consumer(app: faust.App) -> KafkaConsumer:
+    return cast("KafkaConsumer", app.consumer)
+
+
+def _producer(app: faust.App) -> KafkaProducer:
+    return cast("KafkaProducer", app.producer)
+
+
+def _store(table: TableT) -> RocksStore:
+    return cast("RocksStore", table.data)
+
+
+def table_recovery(app: faust.App) -> Recovery:
+    """Faust's recovery of the app's tables (its `completed` event, its standby buffers)."""
+    return cast("TableManager", app.tables).recovery
+
+
+def partition_database(table: TableT, partition: int) -> Any:
     """The rocksdict database of one partition of a table (rocksdb:// store)."""
-    return table.data._db_for_partition(partition)
+    return _store(table)._db_for_partition(partition)
 
 
-async def learn_changelog_partitions(app: faust.App, tables: Collection[faust.Table]) -> None:
+async def learn_changelog_partitions(app: faust.App, tables: Collection[TableT]) -> None:
     """Make Faust's own producer learn the tables' changelog partitions: Faust routes a query by that
     producer's metadata, learned only when it sends to the topic, and the processor never does."""
-    producer = app.producer._ensure_producer()
+    producer = _producer(app)._ensure_producer()
     for table in tables:
         await producer.partitions_for(table.changelog_topic.get_topic_name())
 
 
 def _drain_in_batches(app: faust.App, sources: Collection[str], handle: Callable[[Batch], Awaitable[None]], batch_max: int) -> None:
-    consumer = app.consumer
+    consumer = _consumer(app)
 
     async def drain(fetcher: Any) -> None:
         callback = consumer.callback
@@ -129,6 +159,7 @@ def _drain_in_batches(app: faust.App, sources: Collection[str], handle: Callable
         read_offsets = consumer._read_offset
         acks_enabled_for = app.topics.acks_enabled_for
         commit_every = consumer._commit_every
+        stopped: tuple[type[BaseException], ...] = (*consumer.consumer_stopped_errors, asyncio.CancelledError)
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 batch: Batch = []
@@ -156,16 +187,16 @@ def _drain_in_batches(app: faust.App, sources: Collection[str], handle: Callable
                     read_offsets[tp] = offset
                 if batch:
                     await handle(batch)
-        except (*consumer.consumer_stopped_errors, asyncio.CancelledError):
+        except stopped:
             if app.should_stop:  # stopping anyway, as Faust's own loop returns then
                 return
             raise
 
-    consumer._drain_messages = drain
+    consumer._drain_messages = drain  # type: ignore[method-assign]  # the hook: this instance's method replaced
 
 
 def _tune_fetches(app: faust.App, wait_ms: int, min_bytes: int) -> None:
-    thread = app.consumer._thread
+    thread = _consumer(app)._thread
     create = thread._create_worker_consumer
 
     def create_tuned(transport: Any) -> Any:
@@ -174,24 +205,23 @@ def _tune_fetches(app: faust.App, wait_ms: int, min_bytes: int) -> None:
         made._fetch_min_bytes = min_bytes
         return made
 
-    thread._create_worker_consumer = create_tuned
+    thread._create_worker_consumer = create_tuned  # type: ignore[method-assign]  # the hook: this instance's method replaced
 
 
-def _report_positions(app: faust.App, sources: Collection[str],
-                      positioned: Callable[[int, Mapping[Hashable, int | None], Mapping[Hashable, int]], None]) -> None:
+def _report_positions(app: faust.App, sources: Collection[str], positioned: Positioned) -> None:
     seek_to_committed = app.consumer.perform_seek
 
     async def perform_seek() -> None:
         generation = app.consumer_generation_id
         await seek_to_committed()
-        consumer = app.consumer
+        consumer = _consumer(app)
         committed = consumer._committed_offset  # filled by the seek: None stands for 0
         left = unsought([tp for tp in consumer.assignment() if tp.topic in sources], committed)
-        earliest: dict[Hashable, int] = {}
+        earliest: dict[TP, int] = {}
         if left:
             earliest = dict(await consumer.earliest_offsets(*left))
             await consumer.seek_wait({tp: earliest[tp] for tp in left})
         if app.consumer_generation_id == generation:
             positioned(generation, {tp: committed.get(tp) for tp in consumer.assignment() if tp.topic in sources}, earliest)
 
-    app.consumer.perform_seek = perform_seek
+    app.consumer.perform_seek = perform_seek  # type: ignore[method-assign]  # the hook: this instance's method replaced

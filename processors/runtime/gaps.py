@@ -20,21 +20,24 @@ The guard is pure: the caller passes the time.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+Partition = TypeVar("Partition", bound=Hashable)
 
 MAX_REWINDS = 10  # seeks back to one hole before it is taken as real
 REWIND_INTERVAL_SECONDS = 1.0  # between two seeks back to the same hole
 
 
-class GapGuard:
+class GapGuard(Generic[Partition]):
     """Per partition and rebalance generation, the next offset the fold expects."""
 
     def __init__(self) -> None:
-        self._next: dict[Hashable, tuple[int, int]] = {}
-        self._due: dict[Hashable, int] = {}
-        self._sought: dict[tuple[Hashable, int], tuple[int, float]] = {}  # hole -> (seeks, time of the last)
-        self.accepted: list[tuple[Hashable, int, int]] = []  # (partition, first missing, next present)
+        self._next: dict[Partition, tuple[int, int]] = {}
+        self._due: dict[Partition, int] = {}
+        self._sought: dict[tuple[Partition, int], tuple[int, float]] = {}  # hole -> (seeks, time of the last)
+        self.accepted: list[tuple[Partition, int, int]] = []  # (partition, first missing, next present)
 
-    def admit(self, partition: Hashable, generation: int, offset: int, start: int | None) -> bool:
+    def admit(self, partition: Partition, generation: int, offset: int, start: int | None) -> bool:
         """Whether to fold the record at `offset`; False when records before it are missing.
 
         `start` is where the partition was positioned when assigned (its committed offset), used
@@ -53,17 +56,17 @@ class GapGuard:
         self._next[partition] = (generation, offset + 1)
         return True
 
-    def position(self, partition: Hashable, generation: int) -> int | None:
+    def position(self, partition: Partition, generation: int) -> int | None:
         """The next offset expected on `partition` in `generation`, if any record was seen."""
         known = self._next.get(partition)
         return known[1] if known is not None and known[0] == generation else None
 
-    def rewinds(self, now: float) -> dict[Hashable, int]:
+    def rewinds(self, now: float) -> dict[Partition, int]:
         """The partitions to seek back at time `now` (seconds), and where to; each counts as one seek.
 
         A hole sought less than `REWIND_INTERVAL_SECONDS` ago stays due for a later call.
         """
-        due: dict[Hashable, int] = {}
+        due: dict[Partition, int] = {}
         for partition, offset in list(self._due.items()):
             hole = (partition, offset)
             seeks, last = self._sought.get(hole, (0, None))

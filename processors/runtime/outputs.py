@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -102,7 +101,7 @@ class Outputs:
         self._poller = threading.Thread(target=self._serve_reports, name="outputs-delivery", daemon=True)
         self._poller.start()
 
-    def send(self, topic: str, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]] | None = None,
+    def send(self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None = None,
              partition: int = ANY_PARTITION) -> None:
         """Queue one record (partitioned by murmur2 of the key unless `partition` is given) in the open batch."""
         delivery = self._open
@@ -111,7 +110,8 @@ class Outputs:
                 if headers is None:  # positional arguments: keywords cost half the call (1.3 vs 0.7 us)
                     self._producer.produce(topic, value, key, partition, delivery.report)
                 else:
-                    self._producer.produce(topic, value, key, partition, delivery.report, headers=headers)
+                    self._producer.produce(topic, value, key, partition, delivery.report,
+                                           headers=headers)  # type: ignore[arg-type]  # stub: an invariant list[tuple[str, str | bytes | None]]
                 delivery.add()
                 return
             except BufferError:  # the local queue is full: let deliveries drain it

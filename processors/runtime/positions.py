@@ -13,16 +13,19 @@ each record back unacked, to be read again from the position the seek sets.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
+from typing import Generic, TypeVar
+
+Partition = TypeVar("Partition", bound=Hashable)
 
 
-class StartOffsets:
+class StartOffsets(Generic[Partition]):
     """The start offset of each source partition, known once the generation is positioned."""
 
     def __init__(self) -> None:
         self._generation: int | None = None
-        self._starts: dict[Hashable, int] = {}
+        self._starts: dict[Partition, int] = {}
 
-    def settle(self, generation: int, starts: Mapping[Hashable, int]) -> None:
+    def settle(self, generation: int, starts: Mapping[Partition, int]) -> None:
         """Record that `generation`'s partitions are positioned at `starts`."""
         self._generation, self._starts = generation, dict(starts)
 
@@ -30,13 +33,13 @@ class StartOffsets:
         """Whether records of `generation` may be folded: its partitions are positioned."""
         return generation is not None and generation == self._generation
 
-    def start(self, partition: Hashable) -> int | None:
+    def start(self, partition: Partition) -> int | None:
         """Where `partition` started in the positioned generation (None: not one of its partitions)."""
         return self._starts.get(partition)
 
 
-def starts_after_seek(partitions: Iterable[Hashable], committed: Mapping[Hashable, int | None],
-                      earliest: Mapping[Hashable, int]) -> dict[Hashable, int]:
+def starts_after_seek(partitions: Iterable[Partition], committed: Mapping[Partition, int | None],
+                      earliest: Mapping[Partition, int]) -> dict[Partition, int]:
     """Each partition's start: its committed offset, or its earliest offset when nothing above 0 is committed.
 
     `committed` is Faust's view, where None (or a missing key) stands for "nothing committed" and
@@ -45,6 +48,6 @@ def starts_after_seek(partitions: Iterable[Hashable], committed: Mapping[Hashabl
     return {tp: committed.get(tp) or earliest[tp] for tp in partitions}
 
 
-def unsought(partitions: Iterable[Hashable], committed: Mapping[Hashable, int | None]) -> list[Hashable]:
+def unsought(partitions: Iterable[Partition], committed: Mapping[Partition, int | None]) -> list[Partition]:
     """The partitions the client did not seek: no committed offset above 0."""
     return [tp for tp in partitions if not committed.get(tp)]

@@ -25,7 +25,8 @@ OPENAPI: dict[str, Any] = {
         "/profiles/{customer_id}/reachable/": {"get": {
             "summary": "Per channel, may the customer be contacted at `at`, and if not why",
             "parameters": [_CUSTOMER, _AT],
-            "responses": {"200": {"description": "the reachable view", "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Reachable"}}}},
+            "responses": {"200": {"description": "the reachable view",
+                                  "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Reachable"}}}},
                           "400": _ERROR, "404": _ERROR}}},
         "/identities/{identifier}/": {"get": {
             "summary": "Which customer claims an identifier (email:…, phone:…, loyalty:…, social:…)",

@@ -12,16 +12,19 @@ outputs even when the fold reports no change; past it, an unchanged fold is a tr
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+Partition = TypeVar("Partition", bound=Hashable)
 
 
-class RedeliveryWindow:
+class RedeliveryWindow(Generic[Partition]):
     """Per partition and rebalance generation, the end offset at the first record read."""
 
-    def __init__(self, end_offset: Callable[[Hashable], int | None]) -> None:
+    def __init__(self, end_offset: Callable[[Partition], int | None]) -> None:
         self._end_offset = end_offset
-        self._ends: dict[Hashable, tuple[int, int | None]] = {}
+        self._ends: dict[Partition, tuple[int, int | None]] = {}
 
-    def contains(self, partition: Hashable, generation: int, offset: int) -> bool:
+    def contains(self, partition: Partition, generation: int, offset: int) -> bool:
         """Whether the record at `offset` was on the partition when it was (re)assigned."""
         known = self._ends.get(partition)
         if known is None or known[0] != generation:

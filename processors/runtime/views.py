@@ -10,19 +10,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from faust.types import TableT
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
 from prefstream.core.formats import jsonable, parse_time
 from processors.domain.fold import is_erased, reachable, to_profile
 from processors.domain.state_codec import decode_state
+from processors.runtime.framework import table_recovery
 from processors.runtime.query_api import OPENAPI
 
 # Prometheus text format; aiohttp >= 3.12 refuses a charset inside content_type (UTF-8 is the default)
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
-def register_views(app: faust.App, profiles: faust.Table, identities: faust.Table) -> None:
+def register_views(app: faust.App, profiles: TableT, identities: TableT) -> None:
     """Add the profile, reachability, identity, health, readiness and metrics views to `app`."""
 
     def current_state(customer_id: str) -> Any | None:
@@ -44,15 +46,17 @@ def register_views(app: faust.App, profiles: faust.Table, identities: faust.Tabl
             return view.json({"error": "no such customer"}, status=404)
         return view.json(jsonable(render(state, at)))
 
+    # faust types a routed handler as (view, request, *args, **kwargs); it calls `get` with the path's
+    # match_info as keywords, which is how these declare them (hence each `type: ignore[arg-type]`)
     @app.page("/profiles/{customer_id}/")
     class ProfileView(View):
-        @app.table_route(table=profiles, match_info="customer_id")
+        @app.table_route(table=profiles, match_info="customer_id")  # type: ignore[arg-type]  # see above
         async def get(self, request: Request, customer_id: str) -> Response:
             return answer(self, request, customer_id, to_profile)
 
     @app.page("/profiles/{customer_id}/reachable/")
     class ReachableView(View):
-        @app.table_route(table=profiles, match_info="customer_id")
+        @app.table_route(table=profiles, match_info="customer_id")  # type: ignore[arg-type]  # see above
         async def get(self, request: Request, customer_id: str) -> Response:
             return answer(
                 self, request, customer_id,
@@ -61,7 +65,7 @@ def register_views(app: faust.App, profiles: faust.Table, identities: faust.Tabl
 
     @app.page("/identities/{identifier}/")
     class IdentityView(View):
-        @app.table_route(table=identities, match_info="identifier")
+        @app.table_route(table=identities, match_info="identifier")  # type: ignore[arg-type]  # see above
         async def get(self, request: Request, identifier: str) -> Response:
             customer = identities.get(identifier)
             if customer is None:
@@ -76,7 +80,7 @@ def register_views(app: faust.App, profiles: faust.Table, identities: faust.Tabl
     @app.page("/ready/")
     class ReadyView(View):
         async def get(self, request: Request) -> Response:
-            ready = not app.rebalancing and app.tables.recovery.completed.is_set()
+            ready = not app.rebalancing and table_recovery(app).completed.is_set()
             assigned: dict[str, list[int]] = {}
             for tp in app.consumer.assignment() if ready else ():
                 assigned.setdefault(tp.topic, []).append(tp.partition)

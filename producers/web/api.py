@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -20,14 +21,14 @@ from aiohttp import web
 from prefstream.core.formats import jsonable
 from producers.publisher import Rejected, Unavailable
 from producers.web import signing
-from producers.web.preferences import Current, open_questions, parse_json
 from producers.web.guard import signed
+from producers.web.preferences import Current, open_questions, parse_json
 from producers.web.processor_client import ProcessorUnavailable
 from producers.web.service import REASON_MALFORMED_JSON, REASON_TOO_LARGE, PreferenceCenter
 from schemas.validation import Problem
 
 
-def _error(status: int, message: str, problems: list[Problem] = ()) -> web.Response:
+def _error(status: int, message: str, problems: Sequence[Problem] = ()) -> web.Response:
     body: dict[str, Any] = {"error": message}
     if problems:
         body["problems"] = [{"path": p.path, "message": p.message} for p in problems]
@@ -80,8 +81,9 @@ def add_api_routes(app: web.Application, key: web.AppKey) -> None:
             return _error(503, "preferences temporarily unavailable")
         desired, problems = parse_json(body, center.config)
         planned = None if problems else center.plan(current, desired)
-        problems = problems or planned.problems
-        if problems:
+        if planned is not None:
+            problems = planned.problems
+        if planned is None or problems:
             await center.reject(claims.customer_id, raw, "; ".join(map(str, problems)))
             return _error(400, "invalid preferences", problems)
         proof = center.proof(request.remote, request.headers.get("User-Agent"))

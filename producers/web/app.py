@@ -19,10 +19,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from producers.publisher import Rejected, Unavailable
 from producers.web import render, signing
 from producers.web.api import add_api_routes
-from producers.web.preferences import open_questions, parse_form, unsubscribe_all
 from producers.web.events import ProofContext
-from producers.web.processor_client import ProcessorUnavailable
 from producers.web.guard import signed
+from producers.web.preferences import open_questions, parse_form, unsubscribe_all
+from producers.web.processor_client import ProcessorUnavailable
 from producers.web.service import REASON_MALFORMED_FORM, REASON_TOO_LARGE, PreferenceCenter
 from schemas.validation import Problem
 
@@ -114,13 +114,14 @@ async def save(request: web.Request, center: PreferenceCenter, token: str, claim
     asked = open_questions(current, center.config)
     desired, problems = parse_form(form, center.config, asked)
     planned = center.plan(current, desired) if not problems else None
-    problems = problems or planned.problems
+    if planned is not None:
+        problems = planned.problems
 
     def again(found: list[Problem]) -> web.Response:
         page = render.preferences_page(center.config, current, asked, token, center.csrf(token), desired=desired, problems=found)
         return _html(page, 400)
 
-    if problems:
+    if planned is None or problems:
         await center.reject(claims.customer_id, raw, "; ".join(map(str, problems)))
         return again(problems)
     try:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prefstream.core import ports
 from prefstream.core.settings import ConfigError
 from schemas.validation import CHANNELS
-from prefstream.core import ports
 
 DEFAULTS = Path(__file__).with_name("defaults.toml")
 HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")

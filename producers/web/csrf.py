@@ -18,4 +18,6 @@ def csrf_token(secret: bytes, link_token: str) -> str:
 
 def csrf_ok(secret: bytes, link_token: str, submitted: str | None) -> bool:
     """Whether `submitted` is the CSRF token of `link_token` (constant-time)."""
-    return bool(submitted) and hmac.compare_digest(submitted.encode(), csrf_token(secret, link_token).encode())
+    if not submitted:
+        return False
+    return hmac.compare_digest(submitted.encode(), csrf_token(secret, link_token).encode())

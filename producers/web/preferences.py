@@ -234,7 +234,8 @@ def plan(current: Current, desired: Desired, config: WebConfig, now: datetime) -
     """
     changes: list[dict[str, Any]] = []
     email = desired.get("email", current.email)
-    changes += _contact_changes("EMAIL", current.email, email) + _contact_changes("PHONE", current.phone, desired.get("phone", current.phone))
+    changes += _contact_changes("EMAIL", current.email, email)
+    changes += _contact_changes("PHONE", current.phone, desired.get("phone", current.phone))
     email_changes, problems, confirm = _email_consent(current, desired, email)
     changes += email_changes
     for choice in config.channels:

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+
 from prefstream.errors import PrefstreamError
 
 

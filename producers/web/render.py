@@ -5,6 +5,7 @@ Every text comes from the configuration; every value is escaped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -92,7 +93,7 @@ def unsubscribe_form(config: WebConfig, link_token: str, csrf: str) -> str:
 
 
 def preferences_page(config: WebConfig, current: Current, questions: list[Question], link_token: str, csrf: str,
-                     *, desired: Desired | None = None, problems: list[Problem] = ()) -> str:
+                     *, desired: Desired | None = None, problems: Sequence[Problem] = ()) -> str:
     """The preference center showing the current values (or the submitted ones, after a problem)."""
     shown = desired or {}
 
@@ -158,7 +159,8 @@ def saved_page(config: WebConfig, link_token: str, count: int, *, confirm_sent: 
     if confirm_sent:
         lines.append(f'<p>{escape(config.text("confirm_sent"))}</p>')
     if dev_link:
-        lines.append(f'<p class="hint">Development mode: <a id="dev-confirm-link" href="{escape(dev_link)}">email confirmation link</a></p>')
+        lines.append(f'<p class="hint">Development mode: '
+                     f'<a id="dev-confirm-link" href="{escape(dev_link)}">email confirmation link</a></p>')
     lines.append(f'<p><a href="/p/{escape(link_token)}">{escape(config.text("back"))}</a></p>')
     return _page(config, config.text("saved_title"), "\n".join(lines))
 

@@ -14,8 +14,8 @@ import hmac
 import json
 from dataclasses import dataclass
 
-from schemas.subjects import is_customer_id
 from prefstream.errors import PrefstreamError
+from schemas.subjects import is_customer_id
 
 ACCESS = "access"
 CONFIRM_EMAIL = "confirm-email"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from sinks.delivery import Delivery
 from prefstream.errors import PrefstreamError
+from sinks.delivery import Delivery
 
 
 class TargetError(PrefstreamError):

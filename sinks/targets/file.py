@@ -55,6 +55,7 @@ class FileTarget:
 
     def _rewrite_without(self, customers: set[str]) -> None:
         """Replace the file, atomically and durably, by a copy without any line of `customers`."""
+        assert self._fd is not None, "open() first"
         mode = os.fstat(self._fd).st_mode & 0o777
         with self.path.open("rb") as old, \
                 open(os.open(self._copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as new:

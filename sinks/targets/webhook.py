@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from prefstream.errors import PrefstreamError
 from sinks.backoff import backoff
 from sinks.config import SinkConfig
 from sinks.delivery import Delivery
 from sinks.metrics import RETRIED
 from sinks.targets.base import Failure
-from prefstream.errors import PrefstreamError
 
 SIGNATURE_HEADER = "X-Prefstream-Signature"
 RETRYABLE_STATUS = frozenset({408, 429})
@@ -129,7 +129,7 @@ class WebhookTarget:
             async with self._session.post(self.url, data=body, headers=headers) as response:
                 await response.read()
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
             return _Outcome(False, True, f"{type(error).__name__}")
         if 200 <= status < 300:
             return _Outcome(True, False, "")

@@ -16,9 +16,9 @@ import subprocess
 import uuid
 from typing import Any
 
-from prefstream.local.broker import ensure_jars
 from prefstream.core.settings import Settings
 from prefstream.core.topics import TopicSpec, create_topics
+from prefstream.local.broker import ensure_jars
 from tests.bench.warm_broker import warm_broker
 
 RECORD_BYTES = 300

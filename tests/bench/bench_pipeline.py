@@ -18,12 +18,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from prefstream.core.topics import create_topics
 from prefstream.local.run import Lag, wait_ready
-from prefstream.local.stages import Ports, child_env, pipeline_stages, sinks_config
 from prefstream.local.simulate.command import link_signer
 from prefstream.local.simulate.driver import ACCEPTED, Driver, Endpoints
 from prefstream.local.simulate.traffic import Traffic
-from prefstream.core.topics import create_topics
+from prefstream.local.stages import Ports, child_env, pipeline_stages, sinks_config
 from tests.bench.bench_processor import folder_size_mb
 from tests.bench.warm_broker import warm_broker
 from tests.kafka_for_tests import free_block
@@ -126,10 +126,14 @@ def markdown(result: dict[str, Any]) -> str:
     rss = ", ".join(f"{name} {mb}" for name, mb in result["peak_rss_mb"].items())
     return "\n".join([
         "| measure | figure | note |", "|---|---|---|",
-        f"| adapters under mixed simulated traffic (offered {result['offered_rate']:g} requests/s, {result['customers']:,} customers) "
-        f"| {result['requests_per_s']:,} requests/s, {result['accepted_per_s']:,} events/s accepted | processor drained the rest in {result['processor_drain_s']} s |",
-        f"| end to end, agent call 202 to its JSON Lines sink line ({latency['received']}/{latency['probes']} probes at {latency['rate_per_s']:g}/s) "
-        f"| p50 {latency['p50_ms']} / p95 {latency['p95_ms']} / p99 {latency['p99_ms']} ms | max {latency['max_ms']} ms (sink batches up to 0.2 s) |",
+        f"| adapters under mixed simulated traffic (offered {result['offered_rate']:g} requests/s, "
+        f"{result['customers']:,} customers) "
+        f"| {result['requests_per_s']:,} requests/s, {result['accepted_per_s']:,} events/s accepted "
+        f"| processor drained the rest in {result['processor_drain_s']} s |",
+        f"| end to end, agent call 202 to its JSON Lines sink line ({latency['received']}/{latency['probes']} probes "
+        f"at {latency['rate_per_s']:g}/s) "
+        f"| p50 {latency['p50_ms']} / p95 {latency['p95_ms']} / p99 {latency['p99_ms']} ms "
+        f"| max {latency['max_ms']} ms (sink batches up to 0.2 s) |",
         f"| peak RSS per process, MB | {rss} | |",
         f"| processor state on disk (RocksDB), {result['customers']:,} customers | {result['processor_state_mb']} MB | |",
     ])

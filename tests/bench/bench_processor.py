@@ -66,14 +66,13 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from prefstream.core.kafka import consumer_config, producer_config, quiet_logger
-from prefstream.core.settings import Settings
+from prefstream.core.settings import DEFAULT_FETCH_WAIT_MS, Settings
 from prefstream.core.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, PROFILES, TopicSpec, admin_client, create_topics, topic_specs
 from processors.domain.admission import admit_for_fold
-from processors.runtime.app import changelog_specs
-from prefstream.core.settings import DEFAULT_FETCH_WAIT_MS
 from processors.domain.fold import apply, empty_state, identities, is_erased, profile_time
 from processors.domain.profile_encoding import profile_bytes
 from processors.domain.state_codec import decode_state, encode_state
+from processors.runtime.app import changelog_specs
 from schemas.codec import encode_event
 from schemas.subjects import is_customer_id
 from tests import factories as f
@@ -635,7 +634,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| latency | p50 ms | p95 ms | p99 ms | max ms | received |",
         "|---|---:|---:|---:|---:|---:|",
-        f"| event acked by Kafka to its profile read from `customer-profiles` | {latency['p50_ms']} | {latency['p95_ms']} | {latency['p99_ms']} "
+        f"| event acked by Kafka to its profile read from `customer-profiles` "
+        f"| {latency['p50_ms']} | {latency['p95_ms']} | {latency['p99_ms']} "
         f"| {latency['max_ms']} | {latency['received']:,}/{latency['events']:,} |",
         f"| event acked by Kafka to its profile produced by the worker (its CreateTime) | {latency['to_produced_p50_ms']} | "
         f"| {latency['to_produced_p99_ms']} | | |",

@@ -32,14 +32,14 @@ from confluent_kafka import Producer
 
 from prefstream.core.kafka import producer_config
 from prefstream.core.topics import TopicSpec, admin_client, create_topics
-from processors.domain.admission import admit
-from processors.audit.queries import history
-from processors.domain.fold import apply, empty_state
 from processors.audit.logread import LogReader, Topics
+from processors.audit.queries import history
 from processors.audit.replay import Rebuild, profile_keys
+from processors.domain.admission import admit
+from processors.domain.fold import apply, empty_state
 from schemas.codec import decode_event, encode_event
-from tests.bench.warm_broker import warm_broker
 from tests import factories as f
+from tests.bench.warm_broker import warm_broker
 
 CHANNELS = ["EMAIL", "SMS", "PUSH", "PHONE"]
 STATUSES = ["OPTED_IN", "OPTED_OUT", "PENDING"]

@@ -44,9 +44,9 @@ from sinks.delivery import Delivery
 from sinks.runner import SinkRunner
 from sinks.targets import Failure, Target, make_target
 from tests import factories as f
+from tests.bench.warm_broker import warm_broker
 from tests.integration.postgres import postgres_running
 from tests.integration.sinkkit import produce, source_topic, unit, wait_until
-from tests.bench.warm_broker import warm_broker
 from tests.kafka_for_tests import free_port
 
 SECRET = "bench-secret"

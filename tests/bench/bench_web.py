@@ -30,23 +30,23 @@ import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import tempfile
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from prefstream.local.broker import LocalBroker
 from prefstream.core.settings import Settings
 from prefstream.core.topics import EVENTS, create_topics
+from prefstream.local.broker import LocalBroker
 from tests.bench.warm_broker import warm_broker
 from tests.kafka_for_tests import free_port
 
@@ -225,8 +225,8 @@ def wrk_closed_loop(base: str, calls: list[Call], concurrency: int, seconds: flo
     server, the broker and the query API stub share. A request counts as done when it answered 200
     (a POST: with `"accepted": true`).
     """
-    entries = ",".join("{%s,%s,%s}" % (_lua_string(call.path), _lua_string(call.headers.get("X-CSRF-Token", "")),
-                                       _lua_string(call.body.decode()) if call.body is not None else "nil")
+    entries = ",".join("{{{},{},{}}}".format(_lua_string(call.path), _lua_string(call.headers.get("X-CSRF-Token", "")),
+                                             _lua_string(call.body.decode()) if call.body is not None else "nil")
                        for call in calls)
     script = folder / "calls.lua"
     expect_accepted = "true" if any(call.body is not None for call in calls) else "false"

@@ -1,7 +1,8 @@
 """A real PostgreSQL server for the SQL sink's tests and benchmark: Debian's binaries, a cluster
 initdb'd in a temporary folder, on a free loopback port, run as the unprivileged `postgres` user
-when we are root, and stopped by its PID. Import the `postgres` fixture (one server for the
-session) or `postgres_server` (a server of the test's own, which it may stop and start again)."""
+when we are root, and stopped by its PID. A test module that loads this one as a plugin
+(`pytest_plugins = ["tests.integration.postgres"]`) gets the `postgres` fixture (one server for the
+session) and `postgres_server` (a server of the test's own, which it may stop and start again)."""
 
 from __future__ import annotations
 

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from prefstream.core.kafka import producer_config
+from prefstream.core.kafka import partition_for, producer_config
 from prefstream.core.settings import Settings
 from prefstream.core.topics import CUSTOMER_EVENTS, EVENTS, IDENTITY_LINKS, TopicSpec, create_topics
-from prefstream.core.kafka import partition_for
 from schemas.codec import encode_event, encode_profile
 from tests import factories as f
 from tests import reference
@@ -45,7 +44,8 @@ def produce(kafka: Settings, topic: str, records: list[tuple[str, bytes | None]]
     return partitions
 
 
-def mixed_history(prefix: str, customers: int, per_customer: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+def mixed_history(prefix: str, customers: int, per_customer: int,
+                  seed: int) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """Several customers, touchpoints, email-identifier subjects, duplicates, out of order."""
     rng = random.Random(seed)
     by_customer: dict[str, list[dict[str, Any]]] = {}

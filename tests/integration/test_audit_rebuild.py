@@ -6,16 +6,17 @@ from pathlib import Path
 
 from prefstream.core.settings import Settings
 from prefstream.core.topics import PROFILES, create_topics
-from processors.audit.queries import verify
 from processors.audit.logread import LogReader, Topics
+from processors.audit.queries import verify
 from schemas.codec import decode_profile, encode_profile
 from tests import reference
-from tests.kafka_for_tests import free_port
 from tests.integration.helpers import publish
 from tests.integration.test_audit import cli, mixed_history, produce
+from tests.kafka_for_tests import free_port
 
 
-def test_rebuild_runs_the_real_processor_then_verify_finds_no_difference_then_exactly_the_overwritten_customer(kafka: Settings, unique: str, tmp_path: Path) -> None:
+def test_rebuild_runs_the_real_processor_then_verify_finds_no_difference_then_exactly_the_overwritten_customer(
+        kafka: Settings, unique: str, tmp_path: Path) -> None:
     create_topics(kafka)
     sent, by_customer = mixed_history(unique, customers=20, per_customer=6, seed=11)
     publish(kafka, sent)

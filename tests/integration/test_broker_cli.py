@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from prefstream.local.broker import process_alive
 from prefstream.core.settings import Settings
+from prefstream.local.broker import process_alive
 from tests.kafka_for_tests import free_block, free_port
 
 

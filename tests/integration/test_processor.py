@@ -14,10 +14,10 @@ import pytest
 from rocksdict import AccessType, Options, Rdict
 
 from prefstream.core.dlq import read_headers
+from prefstream.core.kafka import partition_for
 from prefstream.core.settings import Settings
 from prefstream.core.topics import DLQ, EVENTS, IDENTITY_LINKS, PROFILES, create_topics
 from processors.domain.identity import RELEASED_BY
-from prefstream.core.kafka import partition_for
 from processors.domain.state_codec import decode_state
 from schemas.codec import decode_profile, encode_event
 from tests import factories as f

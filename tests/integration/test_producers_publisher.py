@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from prefstream.core.dlq import read_headers
+from prefstream.core.kafka import partition_for
 from prefstream.core.settings import Settings
 from prefstream.core.topics import DLQ, EVENTS
 from producers.publisher import Publisher, Rejected
 from schemas.codec import decode_event, encode_event
 from tests.factories import attribute, consent, event
 from tests.integration.helpers import read_all
-from prefstream.core.kafka import partition_for
 
 
 def test_accepted_event_is_on_the_log_under_its_key_and_partition(kafka: Settings, publisher: Publisher) -> None:
@@ -30,10 +30,10 @@ def test_accepted_event_is_on_the_log_under_its_key_and_partition(kafka: Setting
     sync = publisher.publish_sync(event("cust-sync", [consent("SMS", "OPTED_OUT")], now))
     accepted.append(sync)
     events.append(event("cust-sync", [], now, event_id=sync.event_id))
-    for item, source in zip(accepted, events):
+    for item, source in zip(accepted, events, strict=True):
         assert item.topic == EVENTS and item.event_id == source["event_id"]
         assert item.partition == partition_for(source["subject"], kafka.partitions)
-    wanted = {(a.partition, a.offset): e for a, e in zip(accepted, events)}
+    wanted = {(a.partition, a.offset): e for a, e in zip(accepted, events, strict=True)}
     messages = read_all(kafka, EVENTS, lambda ms: wanted.keys() <= {(m.partition(), m.offset()) for m in ms})
     found = {(m.partition(), m.offset()): m for m in messages}
     assert wanted.keys() <= found.keys()  # every acknowledged event is where the ack said

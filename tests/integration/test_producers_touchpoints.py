@@ -20,9 +20,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from prefstream.core.dlq import read_headers
+from prefstream.core.kafka import partition_for
 from prefstream.core.settings import Settings
 from prefstream.core.topics import DLQ, EVENTS, create_topics
-from prefstream.core.kafka import partition_for
 from producers import call_center, sms, social
 from producers.pos_ingest import ingest
 from producers.publisher import Publisher
@@ -32,8 +32,8 @@ from producers.web.config import WebSettings, load_web_config
 from producers.web.csrf import csrf_token
 from producers.web.service import PreferenceCenter
 from schemas.codec import CodecError, decode_event
-from tests.kafka_for_tests import free_port
 from tests.integration.helpers import read_all
+from tests.kafka_for_tests import free_port
 
 WEB_SECRET = b"bad-input-test-secret-0123456789abcdef"
 
@@ -146,7 +146,8 @@ def test_social_messages_and_call_center_events(kafka: Settings, publisher: Publ
     handle = f"ann{uuid.uuid4().hex[:6]}"
     source = f"cc-{uuid.uuid4().hex[:6]}"
     social_answers = asyncio.run(calls(social.create_app(publisher, close_publisher=False), [
-        ("POST", "/social/messages", {"platform": "instagram", "handle": f"@{handle}", "text": "please stop emailing me", "time": "2026-03-01T10:00:00Z"}),
+        ("POST", "/social/messages",
+         {"platform": "instagram", "handle": f"@{handle}", "text": "please stop emailing me", "time": "2026-03-01T10:00:00Z"}),
         ("POST", "/social/messages", {"platform": "instagram", "handle": handle, "text": "nice shoes", "time": "2026-03-01T10:00:00Z"}),
         ("POST", "/social/messages", {"platform": "instagram", "handle": handle, "text": 42}),
     ]))
@@ -155,11 +156,13 @@ def test_social_messages_and_call_center_events(kafka: Settings, publisher: Publ
     assert {p["path"] for p in social_answers[2][1]["problems"]} == {"text", "time"}
     dead = f"http://127.0.0.1:{free_port()}"
     agent = {"agent_id": "agent-7", "interaction_id": f"call-{handle}", "customer": f"loyalty:L-{handle}",
-             "proof": {"method": "VERBAL", "recording_ref": "rec-1"}, "changes": [{"type": "consent", "channel": "PHONE", "status": "OPTED_IN"}]}
+             "proof": {"method": "VERBAL", "recording_ref": "rec-1"},
+             "changes": [{"type": "consent", "channel": "PHONE", "status": "OPTED_IN"}]}
+    fax = [{"type": "consent", "channel": "FAX", "status": "OPTED_IN"}]
     cc_answers = asyncio.run(calls(call_center.create_app(Publisher(kafka, source), dead), [
         ("POST", "/call-center/events", agent),
-        ("POST", "/call-center/events", agent | {"proof": {"method": "VERBAL"}, "changes": [{"type": "consent", "channel": "FAX", "status": "OPTED_IN"}]}),
-        ("POST", "/call-center/events", agent | {"proof": {"method": "VERBAL", "recording_ref": "r"}, "changes": [{"type": "consent", "channel": "FAX", "status": "OPTED_IN"}]}),
+        ("POST", "/call-center/events", agent | {"proof": {"method": "VERBAL"}, "changes": fax}),
+        ("POST", "/call-center/events", agent | {"proof": {"method": "VERBAL", "recording_ref": "r"}, "changes": fax}),
         ("GET", "/call-center/profiles/cust-1", None),
         ("GET", "/stores/loyalty/L-1/summary", None),
     ]))
@@ -263,14 +266,14 @@ def test_http_adapter_answers_bad_input_with_4xx_reason_and_dlq_record(kafka: Se
     source = f"{name}-bad-{unique}"
     answers = asyncio.run(calls(adapter_app(name, Publisher(kafka, source)), [("POST", path, body) for body, _, _ in cases]))
     assert [status for status, _ in answers] == [status for _, status, _ in cases]
-    for (_, answer), (body, _, _) in zip(answers, cases):
+    for _, answer in answers:
         assert answer["error"] and answer["problems"] and all(p["path"] and p["message"] for p in answer["problems"])
         assert "0415" not in json.dumps(answer)  # reasons name fields, never values
     records = dlq_records(kafka, source, len(cases))
     dead = [read_headers(m.headers()) for m in records]
     assert sorted(h["prefstream.reason"] for h in dead) == sorted(reason for _, _, reason in cases)
     assert all(h["prefstream.error"] for h in dead)
-    [too_large] = [m for m, h in zip(records, dead) if h["prefstream.reason"] == "body_too_large"]
+    [too_large] = [m for m, h in zip(records, dead, strict=True) if h["prefstream.reason"] == "body_too_large"]
     assert too_large.value() == TEN_MB[:64 * 1024]  # the head of the body, as much as the body limit lets in
 
 

@@ -1,6 +1,7 @@
 """`prefstream run` end to end, on a broker of its own (the shared test log holds other tests' data,
-which `verify` would rightly report): it reaches steady state and shows progress, the simulated events land, malformed input is rejected onto the DLQ, and after it
-stops `prefstream verify` finds zero differences."""
+which `verify` would rightly report): it reaches steady state and shows progress, the simulated
+events land, malformed input is rejected onto the DLQ, and after it stops `prefstream verify`
+finds zero differences."""
 
 from __future__ import annotations
 

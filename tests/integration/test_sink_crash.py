@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from prefstream.core.settings import Settings
-from tests.kafka_for_tests import free_port
 from tests.integration.sinkkit import committed, expected_documents, history, produce, settle, source_topic, wait_until
+from tests.kafka_for_tests import free_port
 
 CUSTOMERS = [f"cust-{i}" for i in range(60)]
 ERASED = CUSTOMERS[::6]  # a tombstone after their last profile

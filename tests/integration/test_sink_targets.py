@@ -10,10 +10,9 @@ import json
 import sqlite3
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-
 from prometheus_client import REGISTRY
 
 from prefstream.core.settings import Settings
@@ -21,10 +20,24 @@ from prefstream.core.topics import describe_topics
 from sinks.delivery import Delivery, Source
 from sinks.targets.sql import SqlTarget
 from tests.integration.helpers import read_all, read_latest
-from tests.integration.postgres import PostgresServer, postgres, postgres_server  # noqa: F401  (fixtures)
-from tests.integration.sinkkit import (committed, erased_then_back, expected_documents, history, produce, running,
-                                       settle, source_topic, unit, wait_until)
+from tests.integration.sinkkit import (
+    committed,
+    erased_then_back,
+    expected_documents,
+    history,
+    produce,
+    running,
+    settle,
+    source_topic,
+    unit,
+    wait_until,
+)
 from tests.integration.webhook_receiver import Receiver
+
+if TYPE_CHECKING:  # pytest imports it first, as a plugin (below), and rewrites its asserts
+    from tests.integration.postgres import PostgresServer
+
+pytest_plugins = ["tests.integration.postgres"]  # its fixtures: `postgres` (the session's server) and `postgres_server`
 
 SECRET = "test-secret"
 ALL_SECTIONS = ["contact_points", "consents", "topics", "frequencies", "pauses", "quiet_hours", "attributes",
@@ -68,7 +81,7 @@ def rows_of(documents: dict[str, dict[str, Any]]) -> dict[str, tuple[int, Any]]:
 
 
 def test_every_target_holds_each_customers_latest_projection(kafka: Settings, unique: str, tmp_path: Path,
-                                                             postgres: str) -> None:  # noqa: F811
+                                                             postgres: str) -> None:
     """Two rounds: every customer's profiles; then, once every target shows them, two erasures (one
     customer comes back at once, in the same batch) that must remove what the targets hold."""
     topic = source_topic(kafka, f"profiles-{unique}")
@@ -185,7 +198,7 @@ def test_every_target_holds_each_customers_latest_projection(kafka: Settings, un
         assert versions == sorted(versions)
 
 
-def test_postgres_keeps_the_laws_of_the_sql_target(postgres: str, unique: str) -> None:  # noqa: F811
+def test_postgres_keeps_the_laws_of_the_sql_target(postgres: str, unique: str) -> None:
     """The same laws as on SQLite, on the real server: duplicate and older deliveries never regress
     a row; an erasure deletes the row; a late writer's older batch cannot bring it back."""
     table = f"laws_{unique}"

@@ -27,8 +27,8 @@ from producers.web.app import create_app
 from producers.web.config import WebSettings, load_web_config
 from producers.web.service import PreferenceCenter
 from schemas.codec import decode_event
-from tests.kafka_for_tests import free_port
 from tests.integration.helpers import read_all
+from tests.kafka_for_tests import free_port
 
 SECRET = b"integration-test-secret-0123456789abcdef"
 CHROMIUM = "/usr/bin/chromium"
@@ -54,7 +54,7 @@ class Servers:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
 
     async def _start(self, *ports: int) -> None:
-        for runner, port in zip(self.runners, ports):
+        for runner, port in zip(self.runners, ports, strict=True):
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", port).start()
 
@@ -110,8 +110,10 @@ def known_profile(customer: str) -> dict[str, Any]:
     """A profile as the query API renders it: SMS opted in, an email address on file."""
     prov = {"event_id": "e0", "occurred_at": "2026-03-01T12:00:00+00:00", "touchpoint": "POS", "system": "till",
             "actor_type": "AGENT", "actor_id": None, "interaction_id": None, "proof": None}
-    return {"customer_id": customer, "version": 1, "contact_points": [{"kind": "EMAIL", "value": "ann@example.com", "primary": True, "provenance": prov}],
-            "consents": [{"channel": "SMS", "purpose": "marketing", "status": "OPTED_IN", "contact_point": None, "expires_at": None, "provenance": prov}],
+    return {"customer_id": customer, "version": 1,
+            "contact_points": [{"kind": "EMAIL", "value": "ann@example.com", "primary": True, "provenance": prov}],
+            "consents": [{"channel": "SMS", "purpose": "marketing", "status": "OPTED_IN", "contact_point": None,
+                          "expires_at": None, "provenance": prov}],
             "topics": [], "frequencies": [], "pauses": [], "quiet_hours": None, "attributes": [], "suppressions": [], "reachable": []}
 
 
@@ -152,7 +154,8 @@ def test_json_api_double_opt_in_and_refusals(servers: Servers, kafka: Settings, 
     status, _ = request(answer["confirmation_link"], urllib.parse.urlencode({"csrf": csrf_of(page)}).encode())
     assert status == 200
     pending, confirmed = [decode_event(m.value()) for m in events_of(kafka, EVENTS, customer, 2)]
-    assert pending["changes"][1] | {} == {"channel": "EMAIL", "contact_point": "bob@example.com", "purpose": "marketing", "status": "PENDING", "expires_at": None}
+    assert pending["changes"][1] | {} == {"channel": "EMAIL", "contact_point": "bob@example.com", "purpose": "marketing",
+                                          "status": "PENDING", "expires_at": None}
     assert confirmed["changes"][0]["status"] == "OPTED_IN" and confirmed["proof"]["method"] == "DOUBLE_OPT_IN"
     assert request(f"{servers.base}/p/{token}")[0] == 403  # a confirmation link is no access link
     status, body = request(api, json.dumps({"phone": "07700 900123", "consents": {"FAX": True}}).encode(), headers)

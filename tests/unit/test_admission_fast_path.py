@@ -11,9 +11,9 @@ from fastavro.logical_readers import LOGICAL_READERS
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from processors.audit.replay import Rebuild, profile_keys
 from processors.domain.admission import admit, admit_for_fold, rejection
 from processors.domain.fold import apply, empty_state, millis
-from processors.audit.replay import Rebuild, profile_keys
 from schemas.codec import EVENTS, decode_event, encode_event
 from schemas.compiled import MILLIS_RANGE, timestamp_millis
 from schemas.validation import plainly_valid, validate_event

@@ -8,11 +8,19 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from schemas.codec import (
-    MARKER, BadMarkerError, CorruptRecordError, SchemaFamily, UnknownFingerprintError,
-    decode_event, decode_profile, encode_event, encode_profile, fingerprint,
-)
 from processors.domain.fold import fold, to_profile
+from schemas.codec import (
+    MARKER,
+    BadMarkerError,
+    CorruptRecordError,
+    SchemaFamily,
+    UnknownFingerprintError,
+    decode_event,
+    decode_profile,
+    encode_event,
+    encode_profile,
+    fingerprint,
+)
 from tests import factories as f
 from tests.strategies import change, events
 

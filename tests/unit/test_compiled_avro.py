@@ -49,7 +49,8 @@ def test_the_compiled_profile_writer_is_fastavros(history, minutes) -> None:
         reference = _fastavro_writer(_field_type(name)["items"], _NAMED)
         for item in profile[name]:
             assert item_writer(name)(item) == reference(item)
-    assert field_writer("quiet_hours")(profile["quiet_hours"]) == _fastavro_writer(_field_type("quiet_hours"), _NAMED)(profile["quiet_hours"])
+    quiet_reference = _fastavro_writer(_field_type("quiet_hours"), _NAMED)
+    assert field_writer("quiet_hours")(profile["quiet_hours"]) == quiet_reference(profile["quiet_hours"])
 
 
 @fast
@@ -175,7 +176,7 @@ def tagged(event):
     names = [BRANCHES.get(frozenset(change)) for change in changes]
     if None in names:
         return None
-    return event | {"changes": [(name, change) for name, change in zip(names, changes)]}
+    return event | {"changes": [(name, change) for name, change in zip(names, changes, strict=True)]}
 
 
 def expected(event):

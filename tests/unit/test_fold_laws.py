@@ -6,7 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.domain.fold import (
-    apply, fold, identities, may_change_identities, merge, profile_time, released_identities, to_profile,
+    apply,
+    fold,
+    identities,
+    may_change_identities,
+    merge,
+    profile_time,
+    released_identities,
+    to_profile,
 )
 from schemas.codec import encode_profile
 from tests import factories as f

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prefstream.core.dlq import read_headers
+from prefstream.core.kafka import partition_for
 from prefstream.core.topics import CUSTOMER_EVENTS, DLQ, EVENTS, IDENTITY_LINKS, PROFILES
-from processors.partitioner import partition_for
 from processors.domain.step import FoldStep, Released
 from schemas.codec import decode_profile, encode_event
 from tests import factories as f
@@ -221,8 +221,9 @@ def address(customer: str, kind: str) -> str:
 def test_the_pipeline_in_memory_gives_the_references_profiles_in_any_order(own: list, by_identifier: list, rng: random.Random) -> None:
     """Each customer claims its email and phone; events come under customer ids and identifiers, shuffled and
     duplicated, and the partitions are read in a random interleaving."""
-    events: dict[str, list[dict[str, Any]]] = {c: [f.event(c, [f.contact("EMAIL", address(c, "email")), f.contact("PHONE", address(c, "phone"))],
-                                                           f.at(0), event_id=f"{c}-claim")] for c in CUSTOMERS}
+    events: dict[str, list[dict[str, Any]]] = {
+        c: [f.event(c, [f.contact("EMAIL", address(c, "email")), f.contact("PHONE", address(c, "phone"))], f.at(0), event_id=f"{c}-claim")]
+        for c in CUSTOMERS}
     under: dict[str, list[dict[str, Any]]] = {}
     for n, (customer, change, minute) in enumerate(own):
         events[customer].append(f.event(customer, [change], f.at(minute), event_id=f"own-{n}"))

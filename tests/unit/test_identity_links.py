@@ -37,5 +37,5 @@ def test_the_releaser_is_read_back_from_either_clients_headers() -> None:
     written = release_headers(b"cust-1")
     assert written == [(RELEASED_BY, b"cust-1")]
     assert releaser(written) == b"cust-1"  # confluent-kafka: a list of tuples
-    assert releaser(((("other", b"x"),) + tuple(written))) == b"cust-1"  # aiokafka: a tuple of tuples
+    assert releaser((("other", b"x"),) + tuple(written)) == b"cust-1"  # aiokafka: a tuple of tuples
     assert releaser(None) is None and releaser(()) is None and releaser([("other", b"x")]) is None

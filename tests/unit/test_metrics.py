@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from processors.runtime.metrics import FOLD_BUCKETS, FoldTally
 from processors.domain.step import Counts
+from processors.runtime.metrics import FOLD_BUCKETS, FoldTally
 
 HISTOGRAM = "prefstream_processor_fold_seconds"
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
+from processors.runtime.query_api import OPENAPI as QUERY_API
 from producers import call_center, sms, social
 from producers.web.api import OPENAPI as WEB
-from processors.runtime.query_api import OPENAPI as QUERY_API
 
 DOCUMENTS: dict[str, dict[str, Any]] = {"sms": sms.openapi(), "social": social.openapi(), "call-center": call_center.openapi(),
                                         "web": WEB, "processor query API": QUERY_API}

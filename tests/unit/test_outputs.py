@@ -62,7 +62,9 @@ def test_a_delivery_waits_for_every_report_and_keeps_the_first_failure() -> None
         assert not await settled(ok)  # two of three reported
         ok.report(None, None)
         await asyncio.wait_for(ok.wait(), 1)
-        refused.report(KafkaError(KafkaError._MSG_TIMED_OUT), None)
+        # _MSG_TIMED_OUT is confluent-kafka's public name for librdkafka's local error (its leading
+        # underscore is librdkafka's marking of a local, not a broker, error)
+        refused.report(KafkaError(KafkaError._MSG_TIMED_OUT), None)  # noqa: SLF001
         with pytest.raises(OutputsLost, match="not acknowledged"):
             await asyncio.wait_for(refused.wait(), 1)
 

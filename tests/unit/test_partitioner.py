@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from aiokafka.partitioner import murmur2
 
 from prefstream.core.kafka import partition_for

@@ -130,7 +130,8 @@ def test_no_preference_without_a_rule_and_its_object(text: str) -> None:
 
 
 def test_social_event_subject_and_determinism() -> None:
-    message = social.parse_message({"platform": "Instagram", "handle": "@ann.b", "text": "stop emailing me", "time": "2026-03-01T11:00:00Z"})
+    message = social.parse_message(
+        {"platform": "Instagram", "handle": "@ann.b", "text": "stop emailing me", "time": "2026-03-01T11:00:00Z"})
     intent = social.classify(message.text)
     first, again = social.social_event(message, intent, NOW), social.social_event(message, intent, NOW + timedelta(minutes=1))
     assert first["subject"] == "social:instagram:ann.b" and first["event_id"] == again["event_id"]
@@ -158,7 +159,8 @@ def test_agent_event_maps_changes_with_defaults_and_proof() -> None:
     event = call_center.agent_event(agent_body(), NOW)
     assert event["source"]["actor"] == {"type": "AGENT", "id": "agent-7"}
     assert event["source"]["interaction_id"] == "call-99" and event["proof"]["recording_ref"] == "rec-2026-03-01-0099"
-    assert event["changes"][0] == {"channel": "PHONE", "contact_point": None, "purpose": "marketing", "status": "OPTED_IN", "expires_at": None}
+    assert event["changes"][0] == {"channel": "PHONE", "contact_point": None, "purpose": "marketing", "status": "OPTED_IN",
+                                   "expires_at": None}
     assert event["changes"][2] == {"channel": "SMS", "active": True, "reason": "CUSTOMER_REQUEST"}
     assert valid(event)
     assert decode_event(encode_event(event))["changes"] == event["changes"]
@@ -177,7 +179,8 @@ def test_agent_event_same_request_id_same_event_id() -> None:
 
 def test_verbal_consent_needs_a_recording_and_all_problems_are_listed() -> None:
     body = agent_body(agent_id=None, proof={"method": "VERBAL"}, customer="phone:0415",
-                      changes=[{"type": "consent", "channel": "EMAIL"}, {"type": "mood"}, {"type": "topic", "topic": "x", "subscribed": "yes"}])
+                      changes=[{"type": "consent", "channel": "EMAIL"}, {"type": "mood"},
+                               {"type": "topic", "topic": "x", "subscribed": "yes"}])
     with pytest.raises(BadInput) as caught:
         call_center.agent_event(body | {"interaction_id": ""}, NOW)
     assert {p.path for p in caught.value.problems} == {
@@ -198,7 +201,8 @@ def test_example_export_parses_into_valid_events() -> None:
 
 
 def test_pos_event_ids_depend_only_on_store_till_transaction_line() -> None:
-    row = {"store": "1", "till": "2", "transaction": "T", "line": "1", "email": "a@b.co", "captured_at": "2026-01-01T00:00:00Z", "choices": "email=in"}
+    row = {"store": "1", "till": "2", "transaction": "T", "line": "1", "email": "a@b.co", "captured_at": "2026-01-01T00:00:00Z",
+           "choices": "email=in"}
     same = pos.record_event(row | {"captured_at": "2026-01-02T00:00:00Z", "choices": "sms=out", "phone": "+15550000000"})[0]
     other = pos.record_event(row | {"line": "2"})[0]
     assert pos.record_event(row)[0]["event_id"] == same["event_id"] != other["event_id"]
@@ -219,7 +223,11 @@ def test_pos_bad_lines_report_their_line_numbers_and_reasons() -> None:
 
 
 def test_jsonl_export() -> None:
-    text = '{"store": "9", "till": 1, "transaction": "X", "line": 1, "phone": "+14155550100", "captured_at": "2026-03-01T10:00:00Z", "choices": "sms=in"}\n\n[1]\n{bad\n'
+    text = ('{"store": "9", "till": 1, "transaction": "X", "line": 1, "phone": "+14155550100", '
+            '"captured_at": "2026-03-01T10:00:00Z", "choices": "sms=in"}\n'
+            '\n'
+            '[1]\n'
+            '{bad\n')
     lines = list(pos.read_jsonl(text))
     assert [line.number for line in lines] == [1, 3, 4] and not lines[0].problems and lines[1].problems and lines[2].problems
 

@@ -62,6 +62,10 @@ class CheckingPublisher(Publisher):
         self.published.append(decode_event(value))
         return Accepted(topic, 0, len(self.published), event["event_id"])
 
+    def topic_of(self, event: dict[str, Any]) -> str:
+        """The topic the real publisher sends `event` to: its DLQ when it refuses the event."""
+        return self._prepare(event)[0]
+
     async def reject_raw(self, key: bytes | None, raw: bytes, reason: str, error: str) -> None:
         assert reason and error
         self.dead.append(DeadLetter(reason, raw))
@@ -329,4 +333,4 @@ def test_the_checking_publisher_refuses_like_the_real_one() -> None:
     with pytest.raises(Rejected) as caught:
         asyncio.run(publisher.publish(app_event))
     assert publisher.dead == [DeadLetter("future_time", None)] and "occurred_at" in str(caught.value)
-    assert publisher._prepare(app_event)[0] == DLQ
+    assert publisher.topic_of(app_event) == DLQ

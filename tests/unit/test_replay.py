@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from prefstream.core.formats import parse_time
 from processors.audit.queries import BadSubject, History, Replay, Verification, check_subject
 from processors.audit.render import describe_change, history_json, replay_json, verification_json
+from processors.audit.replay import Difference, LogRecord, Rebuild, as_of, differences, entries_for, fold_entries, profile_keys
 from processors.domain.fold import fold, profile_time
 from processors.domain.profile_encoding import profile_bytes
-from prefstream.core.formats import parse_time
-from processors.audit.replay import Difference, LogRecord, Rebuild, as_of, differences, entries_for, fold_entries, profile_keys
 from schemas.codec import encode_event
 from tests import factories as f
 

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from prefstream.local.simulate.driver import ACCEPTED, FAILED, IGNORED, REJECTED, UNEXPECTED, classify
+from prefstream.local.simulate.traffic import ADAPTERS, Traffic
 from producers import call_center, pos, sms, social
 from producers.http import BadInput
 from producers.publisher import event_problems
 from producers.web.config import load_web_config
 from producers.web.preferences import Current, parse_json, plan
-from prefstream.local.simulate.driver import ACCEPTED, FAILED, IGNORED, REJECTED, UNEXPECTED, classify
-from prefstream.local.simulate.traffic import ADAPTERS, Traffic
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -9,6 +9,7 @@ import json
 import sqlite3
 import tempfile
 from contextlib import closing
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def test_upserts_in_any_order_and_duplication_leave_the_highest_version(versions
     edges = sorted({0, len(deliveries), *(c % (len(deliveries) + 1) for c in cuts)})
     with tempfile.TemporaryDirectory() as folder:
         target = new_target(folder)
-        for start, end in zip(edges, edges[1:]):
+        for start, end in pairwise(edges):
             target.write(deliveries[start:end])
         final = rows(target)
         target.close()

@@ -135,8 +135,9 @@ def test_a_decoded_register_keeps_its_line_so_unchanged_registers_are_not_serial
     email = ("consent", "EMAIL", "marketing")
     assert after.registers[email] is decoded.registers[email]  # shared, with its memo
     assert "state" in after.registers[email].memo
-    assert encode_state(after) == encode_state(fold("c", [f.event("c", [f.consent("EMAIL", "OPTED_IN"), f.consent("SMS", "OPTED_IN")], f.T0, event_id="e1"),
-                                                           f.event("c", [f.consent("SMS", "OPTED_OUT")], f.at(1), event_id="e2")]))
+    both = [f.event("c", [f.consent("EMAIL", "OPTED_IN"), f.consent("SMS", "OPTED_IN")], f.T0, event_id="e1"),
+            f.event("c", [f.consent("SMS", "OPTED_OUT")], f.at(1), event_id="e2")]
+    assert encode_state(after) == encode_state(fold("c", both))
 
 
 @pytest.mark.parametrize("data", [b"", b"[2,\"c\",0,null]", b"[3,\"c\",0,null]\n[]", b"[2,\"c\",0,null]\n[]\n[1,2",

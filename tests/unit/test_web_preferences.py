@@ -39,7 +39,7 @@ def form_of(current: Current, **fields: str) -> dict[str, str]:
     form |= {f"topic.{t.code}": "on" for t in CONFIG.topics if current.topics.get(t.code)}
     form |= {"cadence": current.cadence or "", "pause": "keep", "email": current.email or "", "phone": current.phone or ""}
     if current.quiet:
-        form |= dict(zip(("quiet_start", "quiet_end", "quiet_zone"), current.quiet))
+        form |= dict(zip(("quiet_start", "quiet_end", "quiet_zone"), current.quiet, strict=True))
     return {key: value for key, value in (form | fields).items() if value is not None}
 
 
@@ -79,7 +79,8 @@ def test_only_what_differs_is_emitted_in_one_list() -> None:
 
 def test_email_consent_goes_pending_and_asks_for_confirmation() -> None:
     planned = changes_for(Current(), form_of(Current(), **{"consent.EMAIL": "on", "email": "Bob@Example.com"}))
-    assert planned.changes == [f.contact("EMAIL", "Bob@Example.com", "MAKE_PRIMARY"), f.consent("EMAIL", "PENDING", contact_point="Bob@Example.com")]
+    assert planned.changes == [f.contact("EMAIL", "Bob@Example.com", "MAKE_PRIMARY"),
+                               f.consent("EMAIL", "PENDING", contact_point="Bob@Example.com")]
     assert planned.confirm_email == "Bob@Example.com"
 
 
@@ -135,13 +136,15 @@ def test_a_pause_of_a_digit_int_cannot_read_is_a_problem_not_a_crash() -> None:
 def test_json_requests_change_only_what_they_name() -> None:
     desired, problems = parse_json({"consents": {"PUSH": True}, "answers": {"interests": "Kids"}}, CONFIG)
     assert problems == []
-    assert plan(KNOWN, desired, CONFIG, NOW).changes == [f.consent("PUSH", "OPTED_IN"), f.attribute("interests", "Kids", "Which products interest you most?")]
+    assert plan(KNOWN, desired, CONFIG, NOW).changes == [f.consent("PUSH", "OPTED_IN"),
+                                                         f.attribute("interests", "Kids", "Which products interest you most?")]
     _, problems = parse_json({"consents": {"FAX": True}, "topics": {"offers": "yes"}, "colour": 1, "phone": 5}, CONFIG)
     assert sorted(p.path for p in problems) == ["colour", "consent:FAX", "phone", "topic:offers"]
 
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=10)
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+                           max_leaves=10)
 answers = st.one_of([st.tuples(st.just(q.key), st.sampled_from(q.choices) if q.choices else st.text(min_size=1, max_size=20))
                      for q in CONFIG.questions])
 well_formed_bodies = st.fixed_dictionaries({}, optional={

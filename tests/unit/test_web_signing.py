@@ -18,7 +18,8 @@ extras = st.text(max_size=50)
 
 
 @given(secrets_, customer_ids, expiries, extras, st.sampled_from([ACCESS, CONFIRM_EMAIL]))
-def test_a_signed_link_verifies_to_its_claims_until_it_expires(secret: bytes, customer: str, expires: int, extra: str, purpose: str) -> None:
+def test_a_signed_link_verifies_to_its_claims_until_it_expires(secret: bytes, customer: str, expires: int, extra: str,
+                                                               purpose: str) -> None:
     claims = Claims(purpose, customer, expires, extra)
     token = sign(secret, claims)
     assert verify(secret, token, purpose, expires - 1) == claims

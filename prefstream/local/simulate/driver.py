@@ -20,9 +20,9 @@ from typing import Any
 
 import aiohttp
 
-from prefstream.local.simulate.traffic import ADAPTERS, Request, Traffic
 from prefstream.core import ports
 from prefstream.core.ports import local_url
+from prefstream.local.simulate.traffic import ADAPTERS, Request, Traffic
 
 ACCEPTED, IGNORED, REJECTED, FAILED, UNEXPECTED = "accepted", "ignored", "rejected", "failed", "unexpected"
 
@@ -79,6 +79,13 @@ class Driver:
         self.folder = Path(tempfile.mkdtemp(prefix="prefstream-simulate-"))
         self.session: aiohttp.ClientSession | None = None
 
+    @property
+    def _open_session(self) -> aiohttp.ClientSession:
+        """The HTTP session of the current `run`; RuntimeError outside one."""
+        if self.session is None:
+            raise RuntimeError("no HTTP session outside run()")
+        return self.session
+
     async def run(self, traffic: Traffic, rate: float, duration: float, stop: asyncio.Event | None = None) -> Tally:
         """Send `rate` requests per second for `duration` seconds (0: until `stop` is set)."""
         stop = stop or asyncio.Event()
@@ -123,7 +130,7 @@ class Driver:
 
     async def _post(self, url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        async with self.session.post(url, data=data, headers={"Content-Type": "application/json", **(headers or {})}) as answer:  # type: ignore[union-attr]
+        async with self._open_session.post(url, data=data, headers={"Content-Type": "application/json", **(headers or {})}) as answer:
             try:
                 return answer.status, await answer.json(content_type=None)
             except ValueError:
@@ -147,7 +154,7 @@ class Driver:
 
     async def _web(self, request: Request) -> str:
         api = f"{self.endpoints.web}/api/p/{self.sign(request.customer)}/preferences"
-        async with self.session.get(api) as answer:  # type: ignore[union-attr]
+        async with self._open_session.get(api) as answer:
             if answer.status != 200:
                 return self._note(request, answer.status, await answer.json(content_type=None),
                                   FAILED if answer.status >= 500 else UNEXPECTED)

@@ -120,8 +120,8 @@ class Traffic:
     def _web(self, customer: Customer, bad: bool) -> Request:
         r = self.random
         if bad:
-            body = r.choice((b'{"consents": {"EMAIL": tru', {"consents": {"FAX": True}}, {"cadence": "HOURLY"}))
-            return Request("web", "malformed", customer.id, body, False)
+            malformed = r.choice((b'{"consents": {"EMAIL": tru', {"consents": {"FAX": True}}, {"cadence": "HOURLY"}))
+            return Request("web", "malformed", customer.id, malformed, False)
         body: dict[str, Any] = {"consents": {c: r.random() < 0.6 for c in r.sample(("EMAIL", "SMS", "PUSH"), r.randint(1, 3))}}
         if r.random() < 0.5:
             body["topics"] = {t: r.random() < 0.7 for t in r.sample(WEB_TOPICS, r.randint(1, 2))}
