@@ -28,7 +28,7 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 class Filter:
     """Which profiles a business unit receives; a profile must pass every condition given.
 
-    `reachable_on`: reachable now on at least one of these channels.
+    `reachable_on`: reachable, per the profile's `reachable`, on at least one of these channels.
     `consent`: holds an opt-in for this channel (and purpose, default marketing).
     """
 

@@ -1,6 +1,6 @@
 """A deliberately simple reference of the profile contract, for tests: no import of the code under test.
 
-Written from the contract (DESIGN.md, "Merge semantics"), not from `processors/fold.py`: every field
+Written from the contract (docs/architecture.md, "Merge semantics"), not from `processors/domain/fold.py`: every field
 is a last-writer-wins register ordered by (occurred_at, rank, event_id, change index); at an equal
 time the least permissive statement ranks higher; an erasure removes every register it is newer
 than. It gives the profile as `schemas.codec.decode_profile` returns it (None for an erased

@@ -1,10 +1,10 @@
 """A deliberately simple reference of what a business unit receives, for the sink tests: no import
 of `sinks/`.
 
-Written from the README ("Sinks"): a projected profile is `customer_id`, `version`, `updated_at`
+Written from docs/sinks.md: a projected profile is `customer_id`, `version`, `updated_at`
 and exactly the configured `sections`; `purposes` keeps only the consents of those purposes;
 provenance is dropped wherever it appears unless `include_provenance = true`; times are ISO-8601
-UTC with milliseconds and a `Z`. A profile that fails the filter (`reachable_on`: reachable now on
+UTC with milliseconds and a `Z`. A profile that fails the filter (`reachable_on`: reachable on
 one of those channels; `consent`: an opt-in for that channel and purpose) is delivered as a
 delete; an erasure (tombstone) is a delete with no version. The unit's settings are given as
 written in the TOML file.

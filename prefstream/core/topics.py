@@ -1,4 +1,4 @@
-"""The topics of DESIGN.md, created explicitly with their configs, idempotently."""
+"""The pipeline's topics (docs/architecture.md), created explicitly with their configs, idempotently."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Replay: the log's records into the profiles the processor emits. Pure: no I/O, no clock.
 
-The routing rule (the live processor's, see processors/routing.py):
+The routing rule (the live processor's, see processors/domain/routing.py):
 - a record of `preference-events` keyed by a customer id belongs to that customer;
 - a record of `prefstream-customer-events` (identifier events resolved by the processor, keyed by
   the customer) belongs to its key's customer;

@@ -296,7 +296,7 @@ def _identifiers(state: State, present: bool) -> list[str]:
 
 def profile_time(state: State) -> datetime:
     """The latest occurred_at folded: a deterministic time to evaluate `reachable` at on emit."""
-    return to_datetime(state.updated_ms) or datetime.fromtimestamp(0, UTC)
+    return to_datetime(state.updated_ms)
 
 
 def _values(state_or_profile: State | dict[str, Any]) -> dict[Key, dict[str, Any]]:

@@ -11,7 +11,7 @@ so every table write lands on the partition that owns its key and no two steps i
   release by the customer that let go of it (`processors.domain.identity`); updates `identities`
   and releases the identifier's parked events.
 
-The records come in batches straight from Faust's fetch loop (`processors.intake`); each record
+The records come in batches straight from Faust's fetch loop (`processors.runtime.framework`); each record
 is folded in order and every output sent through one confluent-kafka producer
 (`processors.runtime.outputs`). A second task acks a batch's records once the broker acknowledged all of
 its outputs, while the next batch is folded. Folding goes through `processors.domain.fold` only; this

@@ -10,7 +10,7 @@ batch, about half the worker's time, when the worker, the broker and the clients
 
 librdkafka batches and sends from its own thread and reports each delivery to a callback, served
 here by a thread of our own; faust's aiokafka producer, by contrast, spent most of the worker's
-time in Python per record (the reason for this module, see the README).
+time in Python per record (the reason for this module: docs/decisions/0004-batch-intake.md).
 """
 
 from __future__ import annotations

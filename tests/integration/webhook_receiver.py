@@ -1,5 +1,5 @@
 """An aiohttp webhook receiver on 127.0.0.1 for the sink tests: checks each request's signature
-as the README documents it (header `X-Prefstream-Signature: sha256=<hex HMAC-SHA256 of the body>`,
+as docs/sinks.md documents it (header `X-Prefstream-Signature: sha256=<hex HMAC-SHA256 of the body>`,
 computed here, not by the code under test), records the documents per customer in arrival order,
 and can answer 503, refuse connections (`down()`), or keep failing for chosen customers."""
 
